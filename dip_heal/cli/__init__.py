@@ -1,0 +1,136 @@
+"""The ``dip-heal`` command line: a click group whose commands live in sibling modules.
+
+Each command is thin glue: parse, call one library function, write. Commands are imported only
+when used, so ``dip-heal --help`` stays fast. Bad input becomes one line on stderr and exit 1
+(``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from ..errors import NothingToHeal
+
+logger = logging.getLogger("dip_heal")
+
+# command name -> (module, attribute)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "fit": ("dip_heal.cli.fit_cmd", "fit"),
+    "mask": ("dip_heal.cli.mask_cmd", "mask"),
+    "bench": ("dip_heal.cli.bench_cmd", "bench"),
+    "sheet": ("dip_heal.cli.sweep_cmd", "sheet"),
+    "pick": ("dip_heal.cli.sweep_cmd", "pick"),
+    "train": ("dip_heal.cli.blind_cmd", "train"),
+    "bulk": ("dip_heal.cli.blind_cmd", "bulk"),
+}
+
+_HELP = {
+    "fit": "Fit the Deep Image Prior to one frame and write the healed frame.",
+    "mask": "Build the mask of pixels to heal (automatic, flags or interactive).",
+    "bench": "Score healing methods on cases with pasted gaps (ground truth).",
+    "sheet": "Contact sheet of a sweep's snapshots.",
+    "pick": "Write the healed frame of a chosen sweep snapshot.",
+    "train": "Train a blind inpainting model (TUNet or MSDNet).",
+    "bulk": "Heal many frames with a trained blind model.",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+            @click.command(name=name, help=_HELP.get(name, ""))
+            def _unavailable() -> None:
+                raise click.ClickException(f"'dip-heal {name}' is not available in this version")
+
+            return _unavailable
+        return getattr(mod, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, _HELP.get(n, "")) for n in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context):  # one-line errors, tracebacks only with --debug
+        try:
+            return super().invoke(ctx)
+        except NothingToHeal as exc:
+            click.echo(f"dip-heal: {exc}", err=True)
+            ctx.exit(0)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dip-heal: interrupted", err=True)
+            ctx.exit(130)
+        except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, OSError) as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise click.ClickException(msg) from None
+
+
+def _setup_logging(verbose: int, quiet: int, log_file: str | None) -> None:
+    level = logging.INFO - 10 * verbose + 10 * quiet
+    root = logging.getLogger("dip_heal")
+    root.setLevel(max(level, logging.DEBUG))
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler: logging.Handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root.addHandler(handler)
+    if log_file:
+        fh = logging.FileHandler(log_file)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root.addHandler(fh)
+    root.propagate = False
+
+
+class _TqdmHandler(logging.Handler):
+    """Log through tqdm.write so progress bars stay intact."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dip-heal", prog_name="dip-heal")
+@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
+@click.option("--log-file", type=click.Path(dir_okay=False), default=None, help="Also log to this file.")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: int, log_file: str | None, debug: bool) -> None:
+    """Heal X-ray scattering detector images with a Deep Image Prior."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    _setup_logging(verbose, quiet, log_file)
+
+
+def parse_floats(text: str, n: int | None, what: str) -> list[float]:
+    """Parse ``"a,b,c"`` into floats, with a one-line error naming the option."""
+    try:
+        vals = [float(t) for t in text.replace(" ", "").split(",") if t != ""]
+    except ValueError:
+        raise click.BadParameter(f"got {text!r}; expected comma-separated numbers for {what}") from None
+    if n is not None and len(vals) != n:
+        raise click.BadParameter(f"got {len(vals)} numbers in {text!r}; expected {n} for {what}")
+    return vals
