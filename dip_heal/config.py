@@ -1,0 +1,228 @@
+"""`FitConfig`: every setting of one DIP fit, validated, frozen, and stored as JSON with each run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import DipHealError
+
+__all__ = ["FitConfig", "PRESETS"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "loss": ("mse", "l1"),
+    "net_input": ("meshgrid", "noise"),
+    "pad": ("reflection", "zero"),
+    "upsample": ("nearest", "bilinear"),
+    "act": ("LeakyReLU", "ReLU", "ELU"),
+    "norm": ("batch", "instance", "none"),
+    "select": ("final", "best_val"),
+    "precision": ("fp32", "bf16"),
+    "optimizer": ("adam",),
+}
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of one Deep Image Prior fit.
+
+    The defaults reproduce the seed configuration (the original DIP repository's vase
+    inpainting, as the MVE385 project used it) except where a field says otherwise. Use
+    :meth:`preset` for the named presets.
+
+    Parameters
+    ----------
+    num_iter : int
+        Adam iterations.
+    lr : float
+        Adam learning rate.
+    reg_noise_std : float
+        Std of the fresh Gaussian noise added to the network input every iteration (input
+        units: the meshgrid spans [0, 1]). 0 really means no noise.
+    param_noise : bool
+        Perturb every convolution weight in place by N(0, std(W) * param_noise_scale) before
+        every iteration (what the original code meant to do; its version was a no-op).
+    param_noise_scale : float
+        Relative std of the weight perturbation (the original's 1/50).
+    loss : {'mse', 'l1'}
+        Data term on the known pixels, in normalised log intensity.
+    net_input : {'meshgrid', 'noise'}
+        2-channel coordinate grid in [0, 1] (x along columns, y along rows), or uniform noise
+        times 0.1 with ``input_depth`` channels.
+    input_depth : int
+        Channels of a ``noise`` input (a meshgrid has 2).
+    depth : int
+        Number of scales (stride-2 convolutions) of the encoder-decoder.
+    channels : int
+        Channels at every scale (the seed: 128).
+    channels_skip : int
+        Channels of the skip connections (the seed: 0, none).
+    kernel_size : int
+        Kernel of the 3x3 convolutions (down and up).
+    pad : {'reflection', 'zero'}
+    upsample : {'nearest', 'bilinear'}
+    act : {'LeakyReLU', 'ReLU', 'ELU'}
+    norm : {'batch', 'instance', 'none'}
+        Normalisation after each convolution. BatchNorm in train mode with batch 1 (the original's
+        behaviour: ``eval()`` is never called).
+    need1x1_up : bool
+        A 1x1 convolution after each up block.
+    snapshot_every : int
+        Keep a composite snapshot every this many iterations (and at the last).
+    seed : int
+        Seeds torch and numpy for the network weights, input and noises.
+    holdout_fraction : float
+        Fraction of the known pixels withheld from the loss as a validation set (0: none), drawn
+        as short gap-shaped segments.
+    select : {'final', 'best_val'}
+        Which snapshot the fit returns: the last, or the one with the lowest held-out L1.
+    patience : int
+        With ``select='best_val'``: stop after this many snapshots without a better held-out L1
+        (0: never stop early).
+    ema : float
+        Exponential moving average of outputs, ``avg = ema * avg + (1 - ema) * out`` (0: off).
+    precision : {'fp32', 'bf16'}
+        bf16 autocast for the forward pass.
+    channels_last : bool
+        Use the channels-last memory format.
+    optimizer : {'adam'}
+    preset : str
+        Name of the preset this configuration started from (a record only).
+    """
+
+    num_iter: int = 3000
+    lr: float = 0.01
+    reg_noise_std: float = 0.03
+    param_noise: bool = False
+    param_noise_scale: float = 1.0 / 50.0
+    loss: str = "mse"
+    net_input: str = "meshgrid"
+    input_depth: int = 2
+    depth: int = 5
+    channels: int = 128
+    channels_skip: int = 0
+    kernel_size: int = 3
+    pad: str = "reflection"
+    upsample: str = "nearest"
+    act: str = "LeakyReLU"
+    norm: str = "batch"
+    need1x1_up: bool = True
+    snapshot_every: int = 100
+    seed: int = 0
+    holdout_fraction: float = 0.0
+    select: str = "final"
+    patience: int = 0
+    ema: float = 0.0
+    precision: str = "fp32"
+    channels_last: bool = False
+    optimizer: str = "adam"
+    preset: str = "custom"
+
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise DipHealError(f"FitConfig.{name} = {value!r}; expected one of {', '.join(choices)}")
+        _positive_int = ("num_iter", "depth", "channels", "kernel_size", "snapshot_every", "input_depth")
+        for name in _positive_int:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DipHealError(f"FitConfig.{name} = {value!r}; expected a positive integer")
+        for name in ("channels_skip", "patience", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise DipHealError(f"FitConfig.{name} = {value!r}; expected an integer >= 0")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
+            raise DipHealError(f"FitConfig.lr = {self.lr!r}; expected a number in (0, 10]")
+        for name in ("reg_noise_std", "param_noise_scale"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0 or value != value:
+                raise DipHealError(f"FitConfig.{name} = {value!r}; expected a number >= 0")
+        if not (0.0 <= self.holdout_fraction < 0.5):
+            raise DipHealError(
+                f"FitConfig.holdout_fraction = {self.holdout_fraction!r}; expected a fraction in [0, 0.5)"
+            )
+        if not (0.0 <= self.ema < 1.0):
+            raise DipHealError(f"FitConfig.ema = {self.ema!r}; expected a number in [0, 1)")
+        if self.kernel_size % 2 == 0:
+            raise DipHealError(f"FitConfig.kernel_size = {self.kernel_size}; expected an odd size")
+        if self.net_input == "meshgrid" and self.input_depth != 2:
+            raise DipHealError(
+                f"FitConfig.input_depth = {self.input_depth} with a meshgrid input; a meshgrid has 2 channels"
+            )
+        if self.select == "best_val" and self.holdout_fraction <= 0:
+            raise DipHealError(
+                "FitConfig.select = 'best_val' needs held-out pixels; set holdout_fraction > 0 (e.g. 0.03)"
+            )
+
+    # ----------------------------------------------------------------- file form
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FitConfig":
+        """Build from a dict; unknown keys are refused with the list of known ones."""
+        if not isinstance(data, dict):
+            raise DipHealError(f"got a {type(data).__name__} for a FitConfig; expected a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DipHealError(
+                f"unknown FitConfig key(s) {', '.join(unknown)}; expected some of: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            from .frame import atomic_path
+
+            with atomic_path(path) as tmp:
+                tmp.write_text(text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> "FitConfig":
+        """Read from JSON text or a JSON file."""
+        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
+        try:
+            text = p.read_text() if p is not None else str(text_or_path)
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise DipHealError(f"config is not valid JSON ({exc}); expected a FitConfig JSON object") from None
+
+    def replace(self, **changes: Any) -> "FitConfig":
+        """A copy with some fields changed (validated again)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise DipHealError(f"unknown FitConfig key(s) {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def preset(cls, name: str = "default", **changes: Any) -> "FitConfig":
+        """A named preset, optionally with changes.
+
+        ``faithful`` is the seed configuration exactly (5 x 128 skip net without skip
+        channels, meshgrid input, Adam lr 0.01, reg_noise_std 0.03, MSE, 3000 iterations,
+        the length of the reference curves). ``default`` is what :func:`dip_heal.fit` uses
+        when given no config; see ``benchmarks/README.md`` for why it wins.
+        """
+        if name not in PRESETS:
+            raise DipHealError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+        base = dict(PRESETS[name])
+        base.update(changes)
+        base["preset"] = name
+        return cls(**base)
+
+
+#: Named presets (fields that differ from the dataclass defaults).
+PRESETS: dict[str, dict[str, Any]] = {
+    "faithful": {},
+    "default": {},
+}
