@@ -1,0 +1,79 @@
+"""``dip-heal fit``: one fit, or with ``--grid`` a hyperparameter sweep."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+logger = logging.getLogger("dip_heal")
+
+
+@click.command("fit")
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Pixels to heal: NPY bool (True = heal), PNG (0 = heal, 255 = keep), "
+                   "EDF/TIFF with --mask-convention pyfai (1 = masked). Default: the frame's invalid pixels.")
+@click.option("--mask-convention", type=click.Choice(["heal", "keep", "pyfai", "png"]), default=None,
+              help="How to read MASK's values (default: by file type).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder to write (default: IMAGE's name + '.dipheal' beside it).")
+@click.option("--preset", default=None, help="Start from a named FitConfig preset (faithful, default, ...).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A FitConfig JSON file (e.g. a run's config.json 'config' entry).")
+@click.option("--iters", type=click.IntRange(min=1), default=None, help="Iterations.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Adam learning rate.")
+@click.option("--param-noise/--no-param-noise", default=None, help="Perturb conv weights every iteration.")
+@click.option("--reg-noise-std", type=click.FloatRange(min=0), default=None, help="Input noise std (0 = none).")
+@click.option("--snapshot-every", type=click.IntRange(min=1), default=None, help="Snapshot every N iterations.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (recorded).")
+@click.option("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present).")
+@click.option("--force", is_flag=True, help="Replace an existing run folder.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--grid", is_flag=True, help="Run a hyperparameter sweep (Optuna) instead of one fit.")
+@click.option("--sweep", "sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Sweep definition (TOML); default sweeps/mve385-grid.toml.")
+@click.option("--sampler", type=click.Choice(["grid", "random", "tpe"]), default=None, help="Sweep sampler.")
+@click.option("--trials", type=click.IntRange(min=1), default=None, help="Trials for random/TPE sweeps.")
+@click.option("--storage", default=None, help="Optuna storage URL (default sqlite:///RUN/study.db).")
+@click.option("--study", "study_name", default=None, help="Optuna study name.")
+def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path | None, preset: str | None,
+        config_file: Path | None, iters: int | None, lr: float | None, param_noise: bool | None,
+        reg_noise_std: float | None, snapshot_every: int | None, seed: int | None, device: str | None,
+        force: bool, no_progress: bool, grid: bool, sweep_file: Path | None, sampler: str | None,
+        trials: int | None, storage: str | None, study_name: str | None) -> None:
+    """Fit the Deep Image Prior to IMAGE's measured pixels and write the healed frame to a run folder."""
+    from ..config import FitConfig
+    from ..errors import DipHealError
+
+    if not image.exists():
+        raise DipHealError(f"no such file: {image}; expected a detector frame (CBF, EDF, TIFF, HDF5, NPY, ...)")
+    if config_file is not None:
+        import json
+
+        data = json.loads(config_file.read_text())
+        config = FitConfig.from_dict(data.get("config", data))
+    else:
+        config = FitConfig.preset(preset or "default")
+    changes = {k: v for k, v in {
+        "num_iter": iters, "lr": lr, "param_noise": param_noise, "reg_noise_std": reg_noise_std,
+        "snapshot_every": snapshot_every, "seed": seed}.items() if v is not None}
+    if changes:
+        config = config.replace(**changes)
+    if out is None:
+        out = image.with_name(image.name.split(".")[0] + ".dipheal")
+    if grid or sweep_file is not None or sampler is not None:
+        from ..sweeps import run_sweep
+
+        summary = run_sweep(image, out, base_config=config, mask_path=mask, mask_convention=mask_convention,
+                            sweep_file=sweep_file, sampler=sampler, trials=trials, storage=storage,
+                            study_name=study_name, device=device, progress=not no_progress)
+        click.echo(str(summary))
+        return
+    from ..runs import fit_to_run
+
+    summary = fit_to_run(image, out, config, mask_path=mask, mask_convention=mask_convention, device=device,
+                         progress=not no_progress, force=force)
+    click.echo(f"healed {summary.n_healed} pixels in {summary.seconds:.1f} s ({summary.iteration} iterations): "
+               f"{summary.healed_path}  preview: {summary.preview_path}")

@@ -1,0 +1,250 @@
+"""Run folders: the only code that knows their layout.
+
+A single fit writes, into ``RUN/``:
+
+- ``config.json``: the :class:`~dip_heal.config.FitConfig` (with its seed), the input and mask
+  paths, the device, the dip-heal and torch versions;
+- ``metrics.csv``: ``iteration, loss, seconds, val_l1`` (``val_l1`` at snapshots only);
+- ``snapshots/iter_NNNNNN.npy`` (float32 composite in the input's units) and ``.png`` (log scale);
+- ``healed.<ext>``: the healed frame in the input's format and dtype (measured pixels bit-exact),
+  ``healed.png``: its preview with the healed pixels outlined;
+- ``heal_mask.npy``: the pixels that were healed (True = healed).
+
+The folder is built under a temporary name beside ``RUN`` and renamed at the end, so an
+interrupted or failed fit leaves no partial ``RUN``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import FitConfig
+from .errors import DipHealError, NothingToHeal
+from .frame import Frame, _umask, atomic_path, composite_native
+
+__all__ = ["load_frame_and_mask", "fit_to_run", "RunSummary", "write_json", "versions"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    """What :func:`fit_to_run` wrote."""
+
+    run_dir: Path
+    healed_path: Path
+    preview_path: Path
+    n_healed: int
+    iteration: int
+    seconds: float
+
+
+def versions() -> dict[str, str]:
+    """Versions of dip-heal and the packages that change a result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("dip-heal", "torch", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    return Path(path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def load_frame_and_mask(
+    image_path: str | os.PathLike,
+    mask_path: str | os.PathLike | None = None,
+    *,
+    mask_convention: str | None = None,
+) -> tuple[Frame, np.ndarray]:
+    """Read a frame and the pixels to heal.
+
+    The heal mask is the mask file's pixels (True = heal) plus every pixel the frame itself marks
+    invalid (sentinels, NaN): those are never fitted as if they were measurements. Without a mask
+    file, the frame's invalid pixels are healed.
+
+    Raises
+    ------
+    DipHealError
+        Unreadable frame or mask, mask of another shape, a frame without valid pixels.
+    """
+    from .io import read_image
+
+    frame = read_image(image_path)
+    if not frame.valid.any():
+        raise DipHealError(
+            f"{image_path}: the frame holds no valid pixel (all sentinels or NaN); expected measured pixels; "
+            "check that this is the right frame"
+        )
+    if mask_path is not None:
+        from .masks import read_mask
+
+        heal = read_mask(mask_path, frame.shape, convention=mask_convention)
+        extra = ~frame.valid & ~heal
+        if extra.any():
+            logger.info("%d invalid pixels outside the mask are healed too", int(extra.sum()))
+        heal = heal | ~frame.valid
+    else:
+        heal = ~frame.valid
+        logger.info("no --mask: healing the frame's %d invalid pixels", int(heal.sum()))
+    return frame, heal
+
+
+def _prepare_run_dir(out: Path, force: bool) -> Path:
+    if out.exists():
+        if not out.is_dir():
+            raise DipHealError(f"--out {out} is a file; expected a run folder path; choose another --out")
+        if any(out.iterdir()) and not force:
+            raise DipHealError(f"run folder {out} exists and is not empty; choose another --out or pass --force")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
+def fit_to_run(
+    image_path: str | os.PathLike,
+    out: str | os.PathLike,
+    config: FitConfig | None = None,
+    *,
+    mask_path: str | os.PathLike | None = None,
+    mask_convention: str | None = None,
+    device: str | None = None,
+    progress: bool = False,
+    force: bool = False,
+) -> RunSummary:
+    """Fit one frame and write a run folder (see the module docstring for its layout).
+
+    Parameters
+    ----------
+    image_path : path-like
+        The frame (any format :func:`dip_heal.io.read_image` reads).
+    out : path-like
+        The run folder to create.
+    config : FitConfig, optional
+        Default: ``FitConfig.preset("default")``.
+    mask_path : path-like, optional
+        Pixels to heal (see :func:`dip_heal.masks.read_mask`); default: the frame's invalid pixels.
+    mask_convention : str, optional
+        How to read the mask file (e.g. ``pyfai`` for 1 = masked EDF/TIFF).
+    device : str, optional
+    progress : bool
+    force : bool
+        Replace an existing, non-empty run folder.
+
+    Returns
+    -------
+    RunSummary
+    """
+    from .fit import fit
+    from .io import output_path_like, write_image
+    from .report import log_limits, save_preview
+
+    config = config if config is not None else FitConfig.preset("default")
+    out = Path(out)
+    frame, heal = load_frame_and_mask(image_path, mask_path, mask_convention=mask_convention)
+    if not heal.any():
+        raise NothingToHeal(f"{image_path}: the mask selects no pixel to heal and the frame has no invalid pixel")
+    if heal.all():
+        raise DipHealError(
+            f"{mask_path or image_path}: the mask heals every pixel; expected some measured pixels to fit; "
+            "check the mask polarity (--mask-convention)"
+        )
+    # refuse to write over the input before any work is done
+    healed_path_final = output_path_like(frame, out, "healed")
+    if Path(healed_path_final).resolve() == Path(image_path).resolve():
+        raise DipHealError(f"output {healed_path_final} is the input file; choose another --out")
+
+    tmp = _prepare_run_dir(out, force)
+    try:
+        (tmp / "snapshots").mkdir()
+        limits = log_limits(np.where(frame.valid & ~heal, frame.data, np.nan))
+        record = {
+            "config": config.to_dict(),
+            "seed": config.seed,
+            "input": str(Path(image_path).resolve()),
+            "mask": str(Path(mask_path).resolve()) if mask_path is not None else None,
+            "mask_convention": mask_convention,
+            "shape": list(frame.shape),
+            "detector": frame.meta.get("detector"),
+            "n_heal": int(heal.sum()),
+            "device": device,
+            "versions": versions(),
+        }
+        write_json(tmp / "config.json", record)
+        np.save(tmp / "heal_mask.npy", heal)
+
+        def on_snapshot(snap, state) -> None:  # stream snapshots to disk
+            stem = tmp / "snapshots" / f"iter_{snap.iteration:06d}"
+            np.save(stem.with_suffix(".npy"), snap.healed.astype(np.float32))
+            save_preview(stem.with_suffix(".png"), snap.healed, limits=limits, outline=False)
+
+        image = np.where(heal, np.nan, frame.data).astype(np.float32)
+        result = fit(image, heal, config, device=device, progress=progress, callback=on_snapshot, keep_snapshots=False)
+
+        with atomic_path(tmp / "metrics.csv") as mtmp:
+            with open(mtmp, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["iteration", "loss", "seconds", "val_l1"])
+                for m in result.metrics:
+                    w.writerow([m["iteration"], f"{m['loss']:.8g}", f"{m['seconds']:.4f}",
+                                f"{m['val_l1']:.8g}" if "val_l1" in m else ""])
+        native = composite_native(frame.raw, result.healed, heal)
+        healed_tmp = tmp / Path(healed_path_final).name
+        write_image(healed_tmp, native, like=frame)
+        save_preview(tmp / "healed.png", result.healed, heal=heal, limits=limits)
+        record.update({
+            "iteration": result.iteration,
+            "seconds": result.seconds,
+            "stopped_at": result.extra.get("stopped_at"),
+            "device": result.extra.get("device"),
+            "healed": healed_tmp.name,
+            "scale": result.scale,
+        })
+        write_json(tmp / "config.json", record)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote %s (%d pixels healed, %.1f s)", out, int(heal.sum()), result.seconds)
+    return RunSummary(
+        run_dir=out,
+        healed_path=out / healed_tmp.name,
+        preview_path=out / "healed.png",
+        n_healed=int(heal.sum()),
+        iteration=result.iteration,
+        seconds=result.seconds,
+    )
