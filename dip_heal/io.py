@@ -354,7 +354,18 @@ def _read_fabio(path: Path, index: int | None, fmt_hint: str) -> Frame:
         if det:
             break
     meta = {"path": str(path), "format": fmt, "detector": det, "header": header, "index": k}
-    return _make_frame(np.asarray(img.data), meta)
+    raw = np.asarray(img.data)
+    if raw.ndim == 3 and raw.shape[-1] in (3, 4):
+        logger.warning("%s is a colour (%d-channel) image: a colour-map render is not intensities; "
+                       "using its luminance; use the detector's raw frame where you have it",
+                       path, raw.shape[-1])
+        raw = _luminance(raw[..., :3])
+    return _make_frame(raw, meta)
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """(M, N, 3) -> (M, N) float32 ITU-R 601 luminance (as Pillow's ``convert("L")``, unrounded)."""
+    return (np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
 
 
 def _tiff_tags(path: Path) -> list[str]:
@@ -412,8 +423,7 @@ def _read_pil(path: Path, fmt: str, index: int | None) -> Frame:
             if mode in ("L", "1"):
                 raw = np.asarray(im.convert("L"))
             else:  # RGB, RGBA, P, LA, CMYK...: ITU-R 601 luminance, as float32
-                rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
-                raw = (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
+                raw = _luminance(np.asarray(im.convert("RGB")))
     return _make_frame(raw, {"path": str(path), "format": fmt, "header": header, "index": k})
 
 
@@ -495,7 +505,7 @@ def _default_signal(h5: Any) -> tuple[str, str] | None:
             except (KeyError, OSError):  # dangling external link (master without data files)
                 ds = None
             if isinstance(ds, h5py.Dataset) and ds.ndim >= 2:
-                candidates.append((0, ds.name, "NXdata signal"))
+                candidates.append((0, f"{obj.name}/{sig}", "NXdata signal"))
             elif sig == "data":
                 for key in sorted(obj):
                     try:
@@ -503,12 +513,12 @@ def _default_signal(h5: Any) -> tuple[str, str] | None:
                     except (KeyError, OSError):
                         continue
                     if key.startswith("data_") and isinstance(ds, h5py.Dataset) and ds.ndim >= 2:
-                        candidates.append((0, ds.name, "NXdata EIGER data block"))
+                        candidates.append((0, f"{obj.name}/{key}", "NXdata EIGER data block"))
                         break
         elif cls == "NXdetector":
             ds = obj.get("data")
             if isinstance(ds, h5py.Dataset) and ds.ndim >= 2:
-                candidates.append((1, ds.name, "NXdetector data"))
+                candidates.append((1, f"{obj.name}/data", "NXdetector data"))
 
     h5.visititems(visit)
     if candidates:
@@ -518,6 +528,9 @@ def _default_signal(h5: Any) -> tuple[str, str] | None:
     best: list[tuple[int, str]] = []
 
     def visit_any(name: str, obj: Any) -> None:
+        leaf = name.rsplit("/", 1)[-1].lower()
+        if any(w in leaf for w in _NOT_IMAGES):
+            return  # a mask or a correction map is never the frame
         if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and obj.dtype.kind in "biuf":
             best.append((int(np.prod(obj.shape)), obj.name))
 
@@ -526,6 +539,39 @@ def _default_signal(h5: Any) -> tuple[str, str] | None:
         best.sort(reverse=True)
         return best[0][1], "largest 2-D dataset (no NeXus NXdata found)"
     return None
+
+
+_NOT_IMAGES = ("mask", "flatfield", "flat_field", "countrate", "correction", "lut")
+_EIGER_BLOCK = re.compile(r"data_\d{6}")
+
+
+def _eiger_block(group: Any, index: int | None, path: Path) -> tuple[str, int, int]:
+    """For an EIGER master's ``data_000001``-style block, the block holding frame ``index``
+    counted across all blocks of its NXdata group: (dataset, index in block, overall index)."""
+    import h5py
+
+    blocks = []
+    for key in sorted(k for k in group if _EIGER_BLOCK.fullmatch(k)):
+        try:
+            b = group[key]
+        except (KeyError, OSError):  # data file of this block is missing
+            logger.warning("%s: %s/%s is not readable (missing data file?)", path, group.name, key)
+            continue
+        if isinstance(b, h5py.Dataset) and b.ndim == 3:
+            blocks.append((f"{group.name}/{key}", b))
+    total = sum(b.shape[0] for _, b in blocks)
+    if total == 0:
+        raise DipHealError(
+            f"{path}: no readable data block in {group.name}; expected the EIGER data files "
+            "(name_data_000001.h5, ...) beside the master; copy them next to it"
+        )
+    k = 0 if index is None else _check_index(index, total, path)
+    rest = k
+    for name, b in blocks:
+        if rest < b.shape[0]:
+            return name, rest, k
+        rest -= b.shape[0]
+    raise AssertionError("unreachable: index checked against the total")  # pragma: no cover
 
 
 _PIXEL_MASK_PATHS = (
@@ -604,8 +650,9 @@ def _read_hdf5(path: Path, dataset: str | None, index: int | None) -> Frame:
             found = _default_signal(h5)
             if found is None:
                 raise DipHealError(
-                    f"{path}: no 2-D dataset found; expected an image dataset (NXdata signal or "
-                    "/entry/data/data); name one with path.h5::/group/dataset"
+                    f"{path}: no 2-D image dataset found (an EIGER master without its data files?); "
+                    "expected an image dataset (NXdata signal or /entry/data/data); put the data files "
+                    "beside the master or name a dataset with path.h5::/group/dataset"
                 )
             dataset, why = found
         else:
@@ -626,6 +673,11 @@ def _read_hdf5(path: Path, dataset: str | None, index: int | None) -> Frame:
                 if mask_name in ds0.parent and mask_name != ds0.name.rsplit("/", 1)[-1]:
                     masks["Imask"] = np.asarray(ds0.parent[mask_name][()])
         ds = h5[dataset]
+        k_all = None
+        if why != "selected" and _EIGER_BLOCK.fullmatch(dataset.rsplit("/", 1)[-1]) and ds.ndim == 3:
+            # ds.parent would be the group in the linked data file: take the master's group
+            dataset, index, k_all = _eiger_block(h5[dataset.rsplit("/", 1)[0] or "/"], index, path)
+            ds = h5[dataset]
         if ds.ndim == 2:
             if index not in (None, 0):
                 _check_index(index, 1, path)
@@ -639,7 +691,11 @@ def _read_hdf5(path: Path, dataset: str | None, index: int | None) -> Frame:
                 f"{path}::{dataset} has shape {ds.shape}; expected (M, N) or (frames, M, N); "
                 "select a 2-D or 3-D dataset"
             )
-        logger.info("%s: using dataset %s frame %d (%s)", path, dataset, k, why)
+        if k_all is not None:  # frame k of this block is frame k_all of the series
+            logger.info("%s: using dataset %s frame %d (frame %d of the series; %s)", path, dataset, k,
+                        k_all, why)
+        else:
+            logger.info("%s: using dataset %s frame %d (%s)", path, dataset, k, why)
         header = {f"{dataset}@{a}": _as_text(v) for a, v in ds.attrs.items()}
         det = None
         if fmt == "hdf5":

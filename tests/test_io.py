@@ -343,6 +343,56 @@ def test_nxmx_detector_specific_pixel_mask(tmp_path):
     assert not f.valid[0, 0] and f.valid.sum() == 19
 
 
+def test_eiger_master_with_external_data_blocks(tmp_path, caplog):
+    import h5py
+
+    stack = np.random.default_rng(6).integers(0, 50, (3, 6, 7)).astype(np.uint32)
+    stack[:, :, 3] = 4294967295
+    for i, sl in ((1, stack[:2]), (2, stack[2:])):
+        with h5py.File(tmp_path / f"s_data_00000{i}.h5", "w") as h:
+            h["/entry/data/data"] = sl
+    pm = np.zeros((6, 7), np.uint32)
+    pm[0, 0] = 4
+    with h5py.File(tmp_path / "s_master.h5", "w") as h:
+        h.create_group("entry").attrs["NX_class"] = "NXentry"
+        det = h.create_group("/entry/instrument/detector")
+        det.attrs["NX_class"] = "NXdetector"
+        det["description"] = "Dectris EIGER2 Si 1M"
+        det["detectorSpecific/pixel_mask"] = pm
+        g = h.create_group("/entry/data")
+        g.attrs["NX_class"] = "NXdata"
+        for i in (1, 2):
+            g[f"data_00000{i}"] = h5py.ExternalLink(f"s_data_00000{i}.h5", "/entry/data/data")
+    master = tmp_path / "s_master.h5"
+    f = read_image(master)
+    assert f.meta["dataset"] == "/entry/data/data_000001" and f.meta["detector"] == "Eiger2_1M"
+    np.testing.assert_array_equal(f.raw, stack[0])
+    np.testing.assert_array_equal(f.valid, (stack[0] != 4294967295) & (pm == 0))
+    with caplog.at_level(logging.INFO, logger="dip_heal.io"):
+        f2 = read_image(master, index=2)  # frame 2 of the series = frame 0 of the second block
+    assert "frame 2 of the series" in caplog.text
+    assert f2.meta["dataset"] == "/entry/data/data_000002" and f2.meta["index"] == 0
+    np.testing.assert_array_equal(f2.raw, stack[2])
+    with pytest.raises(DipHealError, match="out of range"):
+        read_image(master, index=3)
+    for i in (1, 2):
+        (tmp_path / f"s_data_00000{i}.h5").unlink()
+    with pytest.raises(DipHealError, match="without its data files"):
+        read_image(master)  # never falls back to reading the pixel_mask as the frame
+
+
+def test_rgb_tiff_warns_and_uses_luminance(tmp_path, caplog):
+    from PIL import Image
+
+    rgb = np.zeros((5, 6, 3), np.uint8)
+    rgb[..., 1] = 200
+    Image.fromarray(rgb).save(tmp_path / "rgb.tif")
+    with caplog.at_level(logging.WARNING, logger="dip_heal.io"):
+        f = read_image(tmp_path / "rgb.tif")
+    assert "not intensities" in caplog.text and f.raw.shape == (5, 6)
+    np.testing.assert_allclose(f.data, 0.587 * 200, rtol=1e-6)
+
+
 def test_hdf5_default_chain_and_fallback(tmp_path):
     import h5py
 
@@ -399,7 +449,7 @@ def test_hdf5_selector_errors(tmp_path):
         read_image(f"{tmp_path / 's.h5'}::/g/x")
     with h5py.File(tmp_path / "none.h5", "w") as h:
         h["one"] = np.zeros((3,))
-    with pytest.raises(DipHealError, match="no 2-D dataset"):
+    with pytest.raises(DipHealError, match="no 2-D image dataset"):
         read_image(tmp_path / "none.h5")
     np.save(tmp_path / "a.npy", np.zeros((2, 2)))
     with pytest.raises(DipHealError, match="only applies to HDF5"):
@@ -582,8 +632,7 @@ def test_detector_name(text, name):
 def test_detector_names_resolve_in_pyfai():
     pyFAI = pytest.importorskip("pyFAI")
     for name in _PYFAI_NAMES.values():
-        det = pyFAI.detector_factory(name)
-        assert det.shape is not None or name in ("Mar345",), name
+        pyFAI.detector_factory(name)  # raises for a name pyFAI does not know
 
 
 def test_import_is_light():
