@@ -286,7 +286,9 @@ def _make_frame(raw: np.ndarray, meta: dict[str, Any], *, hdf5: bool = False,
             "select one frame (read_image(path, index=k), or path.h5::/dataset[k] for HDF5)"
         )
     if raw.size == 0:
-        raise DipHealError(f"{meta.get('path')}: the frame is empty {raw.shape}; expected pixels; check the file")
+        raise DipHealError(
+            f"{meta.get('path')}: the frame is empty {raw.shape}; expected pixels; check the file"
+        )
     if raw.dtype.byteorder not in ("=", "|"):
         raw = raw.astype(raw.dtype.newbyteorder("="))
     valid = _valid_from_raw(raw, hdf5=hdf5)
@@ -310,7 +312,8 @@ def _make_frame(raw: np.ndarray, meta: dict[str, Any], *, hdf5: bool = False,
 def _check_index(index: int, n: int, path: Path) -> int:
     if not -n <= index < n:
         raise DipHealError(
-            f"{path}: frame index {index} out of range; expected 0..{n - 1} ({n} frames); pick an existing frame"
+            f"{path}: frame index {index} out of range; expected 0..{n - 1} ({n} frames); "
+            "pick an existing frame"
         )
     return index % n
 
@@ -714,7 +717,8 @@ def _read_hdf5(path: Path, dataset: str | None, index: int | None) -> Frame:
         if im.ndim == 3 and im.shape[1:] == raw.shape:
             im = im[k]
         if im.shape != raw.shape:
-            logger.warning("%s: Imask shape %s does not match the frame %s; ignored", path, im.shape, raw.shape)
+            logger.warning("%s: Imask shape %s does not match the frame %s; ignored",
+                           path, im.shape, raw.shape)
             masks.pop("Imask")
         else:
             masks["Imask"] = im.astype(bool)
@@ -757,7 +761,9 @@ def read_image(path: str | os.PathLike, index: int | None = None) -> Frame:
     if file.is_dir():
         raise DipHealError(f"{file} is a folder; expected an image file; name one file")
     if file.stat().st_size == 0:
-        raise DipHealError(f"{file} is an empty file (0 bytes); expected an image; check the file was fully written")
+        raise DipHealError(
+            f"{file} is an empty file (0 bytes); expected an image; check the file was fully written"
+        )
     fmt = _detect_format(file)
     if dataset is not None and fmt != "hdf5":
         raise DipHealError(
@@ -857,7 +863,9 @@ def write_image(
     fmt = _format_for_output(out, format)
     arr = np.asarray(data)
     if arr.ndim != 2:
-        raise DipHealError(f"got data of shape {arr.shape}; expected a 2-D frame (M, N); write one frame at a time")
+        raise DipHealError(
+            f"got data of shape {arr.shape}; expected a 2-D frame (M, N); write one frame at a time"
+        )
     if like is not None and tuple(like.raw.shape) != arr.shape:
         raise DipHealError(
             f"data shape {arr.shape} does not match the input frame {tuple(like.raw.shape)}; "
