@@ -1,0 +1,560 @@
+"""Healing methods behind one registry: classical fills and the Deep Image Prior.
+
+Every method has the signature ``heal(image, heal_mask, **opts) -> (M, N) float32`` and returns
+the healed frame in the image's own units: measured pixels are the input's values, the pixels of
+``heal_mask`` are filled. Methods are looked up by name with :func:`heal_method`; a
+``name:arg`` form passes ``arg`` to the method's argument keyword (``dip:fast`` picks the
+``fast`` preset, ``dip:best.json`` a sweep's recommended configuration, ``blind:MODEL_DIR`` a
+trained model once that method is registered).
+
+Intensity space
+---------------
+Scattering intensities span decades, so the classical fills work by default in normalised log
+intensity, ``y = log1p(max(I, 0)) / scale`` with ``scale`` the maximum of ``log1p`` over the
+known pixels (``space="log"``); the fill is mapped back with ``I = expm1(y * scale)``. This is
+the space the benchmark scores in and the one the DIP fits in. ``space="linear"`` fills the
+counts themselves.
+
+Methods
+-------
+``biharmonic``
+    :func:`skimage.restoration.inpaint_biharmonic` on float64 (never on integers, which
+    scikit-image would rescale).
+``ns``, ``telea``
+    :func:`cv2.inpaint` (Navier-Stokes, Telea) through its 16-bit path: the values are scaled
+    into the uint16 range, inpainted with radius 3 and scaled back. OpenCV's float path
+    misbehaves on count data.
+``pyfai``
+    pyFAI's azimuthal ``inpainting`` (interpolation along rings in polar coordinates) with a
+    geometry from a PONI file, or from a beam centre (given, or estimated from the pattern with
+    :func:`dip_heal.beam.estimate_center`) and the pixel size.
+``dip``
+    :func:`dip_heal.fit.fit` with a preset (default ``default``) or a FitConfig JSON file.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import DipHealError
+
+__all__ = [
+    "METHODS",
+    "CLASSICAL",
+    "heal_method",
+    "register_method",
+    "method_names",
+    "to_log",
+    "from_log",
+    "heal_biharmonic",
+    "heal_ns",
+    "heal_telea",
+    "heal_pyfai",
+    "heal_dip",
+]
+
+logger = logging.getLogger(__name__)
+
+HealFunc = Callable[..., np.ndarray]
+
+#: The classical methods, the default set of the benchmark.
+CLASSICAL: tuple[str, ...] = ("biharmonic", "ns", "telea", "pyfai")
+
+_SPACES = ("log", "linear")
+
+
+# --------------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check(image: np.ndarray, heal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert: float64 image, bool mask of the same 2-D shape."""
+    image = np.asarray(image)
+    heal = np.asarray(heal)
+    if image.ndim != 2:
+        raise DipHealError(f"got an image of shape {image.shape}; expected a 2-D frame (M, N); select one frame")
+    if heal.shape != image.shape:
+        raise DipHealError(
+            f"heal mask shape {heal.shape} does not match the image {image.shape}; "
+            "build the mask from this frame"
+        )
+    if heal.dtype != bool:
+        if not np.issubdtype(heal.dtype, np.number):
+            raise DipHealError(f"got a heal mask of dtype {heal.dtype}; expected bool (True = pixel to heal)")
+        heal = heal != 0
+    image = image.astype(np.float64)
+    heal = heal | ~np.isfinite(image)
+    if heal.all():
+        raise DipHealError(
+            "the heal mask covers every pixel; expected some measured pixels to fill from; "
+            "check the mask polarity (True = heal)"
+        )
+    return image, heal
+
+
+def to_log(image: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, float]:
+    """Normalised log intensity ``y = log1p(max(I, 0)) / scale`` (float64).
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities; non-finite values count as 0.
+    known : (M, N) ndarray of bool
+        Pixels that define ``scale`` = max of ``log1p(max(I, 0))`` over them (1 when that is 0).
+
+    Returns
+    -------
+    y : (M, N) ndarray of float64
+    scale : float
+
+    Examples
+    --------
+    >>> y, s = to_log(np.array([[0.0, 3.0, 7.0]]), np.array([[True, True, False]]))
+    >>> round(s, 6), [round(v, 4) for v in y[0]]
+    (1.386294, [0.0, 1.0, 1.5])
+    """
+    img = np.where(np.isfinite(image), image, 0.0).astype(np.float64)
+    logi = np.log1p(np.clip(img, 0.0, None))
+    scale = float(logi[known].max()) if np.any(known) else 0.0
+    if not np.isfinite(scale) or scale <= 0:
+        scale = 1.0
+    return logi / scale, scale
+
+
+def from_log(y: np.ndarray, scale: float) -> np.ndarray:
+    """Inverse of :func:`to_log`: ``expm1(y * scale)`` (float64)."""
+    return np.expm1(np.asarray(y, dtype=np.float64) * scale)
+
+
+def _check_space(space: str) -> None:
+    if space not in _SPACES:
+        raise DipHealError(f"got space={space!r}; expected one of {', '.join(_SPACES)}")
+
+
+def _composite(image: np.ndarray, heal: np.ndarray, filled: np.ndarray) -> np.ndarray:
+    """Measured pixels from ``image``, ``filled`` in the holes, float32."""
+    out = np.where(heal, filled, image).astype(np.float32)
+    if not np.isfinite(out).all():
+        bad = int((~np.isfinite(out)).sum())
+        logger.warning("%d healed pixels came out non-finite; set to 0", bad)
+        out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    return out
+
+
+def _in_space(
+    image: np.ndarray, heal: np.ndarray, space: str, fill: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Run ``fill(values with holes set to 0) -> filled values`` in the chosen space; composite."""
+    _check_space(space)
+    known = ~heal
+    if space == "log":
+        y, scale = to_log(image, known)
+        y[heal] = 0.0
+        filled = from_log(fill(y), scale)
+    else:
+        v = np.where(heal, 0.0, image)
+        filled = fill(v)
+    return _composite(image, heal, filled)
+
+
+# --------------------------------------------------------------------------------------------
+# the classical methods
+# --------------------------------------------------------------------------------------------
+
+
+def heal_biharmonic(image: np.ndarray, heal_mask: np.ndarray, *, space: str = "log",
+                    split_into_regions: bool = False) -> np.ndarray:
+    """Biharmonic fill (scikit-image ``inpaint_biharmonic``), on float64 values.
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    space : {'log', 'linear'}
+        Fill normalised log intensity (default) or the counts.
+    split_into_regions : bool
+        Solve each connected hole separately (less memory, sometimes slower).
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+        The image with the holes filled, in its own units.
+
+    Raises
+    ------
+    DipHealError
+        Not a 2-D image, a mask of another shape, a mask that covers everything, a bad ``space``.
+    """
+    from skimage.restoration import inpaint_biharmonic
+
+    image, heal = _check(image, heal_mask)
+    if not heal.any():
+        return image.astype(np.float32)
+
+    def fill(v: np.ndarray) -> np.ndarray:
+        return inpaint_biharmonic(v.astype(np.float64), heal, split_into_regions=split_into_regions)
+
+    return _in_space(image, heal, space, fill)
+
+
+def _heal_cv2(image: np.ndarray, heal_mask: np.ndarray, flag_name: str, space: str, radius: float) -> np.ndarray:
+    import cv2
+
+    image, heal = _check(image, heal_mask)
+    if not heal.any():
+        return image.astype(np.float32)
+    if not radius > 0:
+        raise DipHealError(f"got radius={radius!r}; expected a positive inpainting radius in pixels (e.g. 3)")
+    flag = getattr(cv2, flag_name)
+    mask8 = heal.astype(np.uint8) * 255
+
+    def fill(v: np.ndarray) -> np.ndarray:
+        vmax = float(v[~heal].max()) if (~heal).any() else 0.0
+        factor = 65535.0 / vmax if vmax > 0 else 1.0
+        src = np.clip(np.rint(np.clip(v, 0.0, None) * factor), 0, 65535).astype(np.uint16)
+        out = cv2.inpaint(src, mask8, float(radius), flag)
+        return out.astype(np.float64) / factor
+
+    return _in_space(image, heal, space, fill)
+
+
+def heal_ns(image: np.ndarray, heal_mask: np.ndarray, *, space: str = "log", radius: float = 3) -> np.ndarray:
+    """OpenCV Navier-Stokes fill through the 16-bit path.
+
+    The values (normalised log intensity, or counts with ``space='linear'``) are scaled so the
+    largest known value maps to 65535, rounded to uint16, inpainted and scaled back. Negative
+    values count as 0.
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    space : {'log', 'linear'}
+    radius : float
+        Neighbourhood radius of the fast marching method, in pixels.
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+
+    Raises
+    ------
+    DipHealError
+        As :func:`heal_biharmonic`, or a radius that is not positive.
+    """
+    return _heal_cv2(image, heal_mask, "INPAINT_NS", space, radius)
+
+
+def heal_telea(image: np.ndarray, heal_mask: np.ndarray, *, space: str = "log", radius: float = 3) -> np.ndarray:
+    """OpenCV Telea fill through the 16-bit path (see :func:`heal_ns`).
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    space : {'log', 'linear'}
+    radius : float
+        Neighbourhood radius in pixels.
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+
+    Raises
+    ------
+    DipHealError
+        As :func:`heal_ns`.
+    """
+    return _heal_cv2(image, heal_mask, "INPAINT_TELEA", space, radius)
+
+
+def _pyfai_integrator(shape: tuple[int, int], *, poni: str | Path | None, center: tuple[float, float] | None,
+                      pixel_size: float, distance: float, offset: tuple[int, int]) -> Any:
+    """An AzimuthalIntegrator on a generic detector of ``shape``."""
+    import pyFAI
+    from pyFAI.detectors import Detector
+
+    if poni is not None:
+        p = Path(poni)
+        if not p.is_file():
+            raise DipHealError(f"no such PONI file: {p}; expected a pyFAI calibration (.poni); check the path")
+        try:
+            ai = pyFAI.load(str(p))
+        except Exception as exc:  # pyFAI raises assorted errors on bad files
+            raise DipHealError(f"cannot read PONI file {p} ({exc}); expected a pyFAI .poni file") from None
+        px1, px2 = float(ai.detector.pixel1), float(ai.detector.pixel2)
+        det = Detector(pixel1=px1, pixel2=px2, max_shape=shape)
+        # the frame may be a crop starting at ``offset`` (rows, cols) of the calibrated detector
+        ai.detector = det
+        ai.poni1 = ai.poni1 - offset[0] * px1
+        ai.poni2 = ai.poni2 - offset[1] * px2
+        ai.reset()
+        return ai
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    if center is None:
+        raise DipHealError("pyfai needs a geometry; got neither a PONI file nor a beam centre; pass poni= or center=")
+    cx, cy = (float(c) for c in center)
+    if not (pixel_size > 0 and distance > 0):
+        raise DipHealError(
+            f"got pixel_size={pixel_size!r} m and distance={distance!r} m; expected positive numbers"
+        )
+    det = Detector(pixel1=pixel_size, pixel2=pixel_size, max_shape=shape)
+    ai = AzimuthalIntegrator(detector=det)
+    ai.setFit2D(distance * 1000.0, cx - offset[1], cy - offset[0])
+    ai.wavelength = 1e-10
+    return ai
+
+
+def heal_pyfai(image: np.ndarray, heal_mask: np.ndarray, *, poni: str | Path | None = None,
+               center: tuple[float, float] | None = None, pixel_size: float = 172e-6,
+               distance: float = 1.0, offset: tuple[int, int] = (0, 0), space: str = "log",
+               npt_azim: int = 360, grow_mask: int = 3) -> np.ndarray:
+    """pyFAI's azimuthal inpainting: interpolate along rings in polar coordinates.
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    poni : path-like, optional
+        A pyFAI calibration of the detector; wins over ``center``.
+    center : (x, y), optional
+        Beam centre in pixels of the full frame (x along columns). Default: estimated from the
+        pattern with :func:`dip_heal.beam.estimate_center`.
+    pixel_size : float
+        Pixel size in metres (used without a PONI file; PILATUS: 172e-6).
+    distance : float
+        Sample-detector distance in metres (without a PONI file; the polar interpolation
+        hardly depends on it for an untilted detector).
+    offset : (row, col)
+        Where ``image`` starts in the frame the geometry refers to (a crop's corner).
+    space : {'log', 'linear'}
+    npt_azim : int
+        Azimuthal bins of the polar image; radial bins are one per pixel of the largest radius.
+    grow_mask : int
+        Azimuthal dilation of the polar holes (pyFAI's parameter).
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+
+    Raises
+    ------
+    DipHealError
+        As :func:`heal_biharmonic`, a missing or unreadable PONI file, non-positive pixel size
+        or distance, or no beam centre and no estimator available.
+    """
+    image, heal = _check(image, heal_mask)
+    if not heal.any():
+        return image.astype(np.float32)
+    if poni is None and center is None:
+        try:
+            from .beam import estimate_center
+        except ImportError:  # pragma: no cover - beam.py ships with the package
+            raise DipHealError("pyfai needs a beam centre and no estimator is available; pass center=(x, y)") from None
+        cx, cy = estimate_center(np.where(heal, 0.0, image), ~heal)
+        center = (cx + offset[1], cy + offset[0])
+        logger.info("pyfai: estimated beam centre x=%.1f y=%.1f", center[0], center[1])
+    ai = _pyfai_integrator(image.shape, poni=poni, center=center, pixel_size=pixel_size,
+                           distance=distance, offset=offset)
+    # one radial bin per pixel out to the farthest corner
+    r = ai.array_from_unit(shape=image.shape, unit="r_m")
+    px = float(min(ai.detector.pixel1, ai.detector.pixel2))
+    npt_rad = int(max(16, np.ceil(float(np.nanmax(r)) / px)))
+
+    def fill(v: np.ndarray) -> np.ndarray:
+        out = ai.inpainting(v.astype(np.float32), heal.astype(np.int8), npt_rad=npt_rad,
+                            npt_azim=int(npt_azim), unit="r_m", grow_mask=int(grow_mask))
+        out = np.asarray(out, dtype=np.float64)
+        # pixels the polar image could not reach keep a dummy; fall back to the nearest fill
+        bad = heal & ~(np.isfinite(out) & (out > -0.5))
+        if bad.any():
+            logger.debug("pyfai left %d pixels unfilled; nearest known value used", int(bad.sum()))
+            from scipy import ndimage
+
+            good = ~bad & (~heal | np.isfinite(out))
+            idx = ndimage.distance_transform_edt(~good, return_distances=False, return_indices=True)
+            out = np.where(bad, np.where(~heal, v, out)[tuple(idx)], out)
+        return out
+
+    return _in_space(image, heal, space, fill)
+
+
+# --------------------------------------------------------------------------------------------
+# the Deep Image Prior
+# --------------------------------------------------------------------------------------------
+
+
+def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default", num_iter: int | None = None,
+             device: str | None = None, info: dict[str, Any] | None = None, **changes: Any) -> np.ndarray:
+    """Heal with the Deep Image Prior (:func:`dip_heal.fit.fit`).
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    preset : str
+        A :meth:`FitConfig.preset` name, or the path of a FitConfig JSON file (e.g. the
+        configuration a sweep recommends).
+    num_iter : int, optional
+        Iteration budget (default: the preset's).
+    device : str, optional
+        ``cpu``, ``cuda``, ...; default as :func:`dip_heal.fit.fit`.
+    info : dict, optional
+        Filled with ``iterations``, ``seconds``, ``preset`` of the fit (for the benchmark table).
+    **changes
+        Other FitConfig fields to change.
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+
+    Raises
+    ------
+    DipHealError
+        Unknown preset or config file, bad FitConfig fields, or bad image and mask.
+    """
+    from .config import FitConfig
+    from .fit import fit
+
+    image, heal = _check(image, heal_mask)
+    p = Path(preset)
+    if p.suffix.lower() == ".json" or p.is_file():
+        if not p.is_file():
+            raise DipHealError(f"no such FitConfig file: {p}; expected a preset name or a JSON config file")
+        config = FitConfig.from_json(p)
+        name = p.name
+    else:
+        config = FitConfig.preset(preset)
+        name = preset
+    if num_iter is not None:
+        changes["num_iter"] = int(num_iter)
+    if changes:
+        config = config.replace(**changes)
+    t0 = time.perf_counter()
+    result = fit(image, heal, config, device=device, keep_snapshots=False)
+    if info is not None:
+        info.update(iterations=int(result.iteration), seconds=time.perf_counter() - t0, preset=name,
+                    num_iter=int(config.num_iter))
+    return _composite(image, heal, np.asarray(result.healed, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------------------------
+# registry
+# --------------------------------------------------------------------------------------------
+
+#: name -> heal function, or ``"module:function"`` resolved on first use (keeps imports lazy).
+METHODS: dict[str, HealFunc | str] = {
+    "biharmonic": heal_biharmonic,
+    "ns": heal_ns,
+    "telea": heal_telea,
+    "pyfai": heal_pyfai,
+    "dip": heal_dip,
+}
+
+#: name -> the keyword that receives ``arg`` in the ``name:arg`` form.
+METHOD_ARG: dict[str, str] = {"dip": "preset"}
+
+
+def register_method(name: str, func: HealFunc | str, *, arg: str | None = None) -> None:
+    """Add a method to the registry.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (no ``:``).
+    func : callable or str
+        ``heal(image, heal_mask, **opts) -> (M, N) float32``, or ``"module:function"`` to import
+        on first use.
+    arg : str, optional
+        Keyword that receives ``ARG`` of the ``name:ARG`` form (e.g. ``model_dir``).
+
+    Raises
+    ------
+    DipHealError
+        A name with ``:`` or that is empty, or a ``func`` that is neither callable nor a string.
+    """
+    if not name or ":" in name:
+        raise DipHealError(f"got method name {name!r}; expected a non-empty name without ':'")
+    if not (callable(func) or (isinstance(func, str) and ":" in func)):
+        raise DipHealError(f"got {func!r} for method {name!r}; expected a callable or 'module:function'")
+    METHODS[name] = func
+    if arg is not None:
+        METHOD_ARG[name] = arg
+
+
+def method_names() -> list[str]:
+    """Registered method names (the ``name:arg`` forms take the names listed)."""
+    return sorted(METHODS)
+
+
+def _resolve(name: str) -> HealFunc:
+    entry = METHODS[name]
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        try:
+            func = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise DipHealError(f"method {name!r} is not available here ({exc}); choose another method") from None
+        METHODS[name] = func
+        entry = func
+    return entry
+
+
+def heal_method(name: str) -> HealFunc:
+    """The heal function registered as ``name`` (or ``name:arg``).
+
+    Parameters
+    ----------
+    name : str
+        A registered name (see :func:`method_names`), optionally ``name:ARG`` to pass ``ARG``
+        to the method's argument keyword (``dip:fast``, ``dip:sweep/best.json``).
+
+    Returns
+    -------
+    heal : callable
+        ``heal(image, heal_mask, **opts) -> (M, N) float32``.
+
+    Raises
+    ------
+    DipHealError
+        An unknown name (the message lists the known ones), or ``:ARG`` on a method that takes none.
+
+    Examples
+    --------
+    >>> heal_method("telea").__name__
+    'heal_telea'
+    """
+    base, sep, arg = str(name).strip().partition(":")
+    if base not in METHODS:
+        raise DipHealError(f"unknown method {base!r}; expected one of: {', '.join(method_names())}")
+    func = _resolve(base)
+    if not sep:
+        return func
+    key = METHOD_ARG.get(base)
+    if key is None or not arg:
+        raise DipHealError(
+            f"method {base!r} takes no ':ARG' (got {name!r}); "
+            f"methods that take one: {', '.join(sorted(METHOD_ARG)) or 'none'}"
+        )
+    part = functools.partial(func, **{key: arg})
+    functools.update_wrapper(part, func)
+    return part
