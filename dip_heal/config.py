@@ -89,7 +89,7 @@ class FitConfig:
     channels_last : bool
         Use the channels-last memory format.
     optimizer : {'adam'}
-    preset : str
+    preset_name : str
         Name of the preset this configuration started from (a record only).
     """
 
@@ -119,7 +119,7 @@ class FitConfig:
     precision: str = "fp32"
     channels_last: bool = False
     optimizer: str = "adam"
-    preset: str = "custom"
+    preset_name: str = "custom"
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -217,7 +217,7 @@ class FitConfig:
             raise DipHealError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
         base = dict(PRESETS[name])
         base.update(changes)
-        base["preset"] = name
+        base["preset_name"] = name
         return cls(**base)
 
 

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+import torch
+
+from dip_heal.config import FitConfig
+from dip_heal.errors import DipHealError, NothingToHeal
+from dip_heal.fit import denormalise, fit, make_holdout, normalise
+
+TINY = dict(depth=2, channels=8, num_iter=8, snapshot_every=4)
+
+
+def test_normalisation_round_trip_and_range():
+    img = np.array([[0.0, 10.0], [1000.0, -5.0]], dtype=np.float32)
+    known = np.array([[True, True], [True, False]])
+    y, scale = normalise(img, known)
+    assert y.max() == pytest.approx(1.0) and y.min() == 0.0
+    assert scale == pytest.approx(np.log1p(1000.0))
+    np.testing.assert_allclose(denormalise(y, scale)[known], img[known], rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(19, 37), (40, 33)])
+def test_odd_shapes_keep_their_shape_and_measured_pixels(shape, detector_image):
+    rng = np.random.default_rng(0)
+    img = rng.poisson(50, shape).astype(np.float32)
+    heal = np.zeros(shape, bool)
+    heal[shape[0] // 2, :] = True
+    heal[:, 3:5] = True
+    res = fit(img, heal, FitConfig(**TINY))
+    assert res.healed.shape == shape and res.output.shape == shape
+    assert np.array_equal(res.healed[~heal], img[~heal])
+    assert np.isfinite(res.healed).all() and (res.healed[heal] >= 0).all()
+
+
+def test_same_seed_same_result_and_other_seed_differs(detector_image):
+    img, heal = detector_image
+    cfg = FitConfig(**TINY, seed=5, param_noise=True)
+    a = fit(img, heal, cfg)
+    b = fit(img, heal, cfg)
+    c = fit(img, heal, cfg.replace(seed=6))
+    assert np.array_equal(a.healed, b.healed)
+    assert not np.array_equal(a.healed, c.healed)
+    assert a.seed == 5
+
+
+def test_param_noise_really_perturbs_the_weights(detector_image, monkeypatch):
+    """The original code's param_noise was a no-op; ours changes every conv weight."""
+    img, heal = detector_image
+    seen = {}
+    orig_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.setdefault("n", 0)
+        seen["n"] += 1
+        return orig_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    base = FitConfig(**TINY, lr=1e-12, seed=1, reg_noise_std=0.0)
+    still = fit(img, heal, base)
+    noisy = fit(img, heal, base.replace(param_noise=True))
+    # with a vanishing learning rate, only the weight perturbation can move the output
+    assert np.abs(noisy.output - still.output).max() > 1e-3
+    assert seen["n"] == 2 * TINY["num_iter"]
+
+
+def test_loss_decreases_and_snapshots_are_kept(detector_image):
+    img, heal = detector_image
+    res = fit(img, heal, FitConfig(depth=2, channels=16, num_iter=40, snapshot_every=10, lr=0.01))
+    assert [s.iteration for s in res.snapshots] == [10, 20, 30, 40]
+    losses = [m["loss"] for m in res.metrics]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    for s in res.snapshots:
+        assert np.array_equal(s.healed[~heal], img[~heal])
+
+
+def test_holdout_is_gap_shaped_subset_of_known_and_scored(detector_image):
+    img, heal = detector_image
+    known = ~heal
+    h = make_holdout(known, heal, 0.05, seed=3)
+    assert not (h & heal).any()
+    assert 0.04 < h.sum() / known.sum() < 0.08
+    assert np.array_equal(h, make_holdout(known, heal, 0.05, seed=3))
+    cfg = FitConfig(**TINY, holdout_fraction=0.05, select="best_val")
+    res = fit(img, heal, cfg)
+    assert res.holdout is not None and all(s.val_l1 is not None for s in res.snapshots)
+    assert res.iteration == res.best.iteration
+    # held-out pixels keep their measured values in the composite
+    assert np.array_equal(res.healed[res.holdout], img[res.holdout])
+
+
+def test_callback_can_stop_the_fit(detector_image):
+    img, heal = detector_image
+    res = fit(img, heal, FitConfig(**TINY), callback=lambda snap, state: snap.iteration >= 4)
+    assert res.extra["stopped_at"] == 4 and len(res.metrics) == 4
+
+
+def test_bad_input_is_refused_in_one_line(detector_image):
+    img, heal = detector_image
+    with pytest.raises(DipHealError, match=r"mask shape \(3, 3\) does not match the frame \(64, 64\)"):
+        fit(img, np.zeros((3, 3), bool))
+    with pytest.raises(DipHealError, match="heals every pixel"):
+        fit(img, np.ones_like(heal))
+    with pytest.raises(NothingToHeal):
+        fit(img, np.zeros_like(heal))
+    with pytest.raises(DipHealError, match="expected bool"):
+        fit(img, heal.astype(np.uint8))
+    with pytest.raises(DipHealError, match="2-D"):
+        fit(img[None], heal[None])
+    with pytest.raises(DipHealError, match="heals every pixel|no finite"):
+        fit(np.full((8, 8), np.nan, np.float32), np.zeros((8, 8), bool))
+
+
+def test_device_argument_is_validated(detector_image):
+    img, heal = detector_image
+    with pytest.raises(DipHealError, match="CUDA is not available"):
+        fit(img, heal, FitConfig(**TINY), device="cuda")
