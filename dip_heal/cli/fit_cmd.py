@@ -15,8 +15,9 @@ logger = logging.getLogger("dip_heal")
 @click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Pixels to heal: NPY bool (True = heal), PNG (0 = heal, 255 = keep), "
                    "EDF/TIFF with --mask-convention pyfai (1 = masked). Default: the frame's invalid pixels.")
-@click.option("--mask-convention", type=click.Choice(["heal", "keep", "pyfai", "png"]), default=None,
-              help="How to read MASK's values (default: by file type).")
+@click.option("--mask-convention", type=click.Choice(["heal", "keep", "pyfai", "dioptas"]), default=None,
+              help="How to read MASK's values: heal (nonzero = heal), keep (0 = heal), pyfai (nonzero = "
+                   "masked), dioptas (pyfai, stored upside down). Default: by file type and its sidecar JSON.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder to write (default: IMAGE's name + '.dipheal' beside it).")
 @click.option("--preset", default=None, help="Start from a named FitConfig preset (faithful, default, ...).")
