@@ -178,7 +178,7 @@ def parse_case(entry: Any, index: int = 0) -> Case:
     """
     if not isinstance(entry, dict):
         raise DipHealError(f"case #{index}: got a {type(entry).__name__}; expected a JSON object")
-    name = entry.get("name", f"#{index}")
+    name = entry.get("name")
     if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
         raise DipHealError(f"case #{index}: got name {name!r}; expected a non-empty name usable as a file name")
     unknown = sorted(set(entry) - _CASE_KEYS)
