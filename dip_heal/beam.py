@@ -384,7 +384,7 @@ def find_holder(
     center: tuple[float, float] | None = None,
     *,
     min_dark: float = 0.6,
-    margin: float = 1.5,
+    margin: float = 0.5,
     contrast: float = 0.3,
 ) -> list[tuple[float, float]] | None:
     """Propose the beamstop holder: a thin straight dark band from the beamstop to the frame edge.

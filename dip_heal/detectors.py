@@ -88,6 +88,20 @@ def _catalogue() -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
     return aliases, shapes
 
 
+@functools.lru_cache(maxsize=1)
+def _partial_modules() -> frozenset[str]:
+    """Detectors smaller than one module (e.g. EIGER2 250k, 512 x 512): not recognised by shape,
+    since common CCD frames share their shape and they have no gaps anyway."""
+    from pyFAI.detectors import ALL_DETECTORS
+
+    out = set()
+    for cls in ALL_DETECTORS.values():
+        ms, sh = getattr(cls, "MODULE_SIZE", None), getattr(cls, "MAX_SHAPE", None)
+        if ms is not None and sh is not None and (sh[0] < ms[0] or sh[1] < ms[1]):
+            out.add(cls.__name__)
+    return frozenset(out)
+
+
 def known_detectors() -> list[str]:
     """Names of the modular detectors whose gaps dip-heal can mask (pyFAI class names).
 
@@ -142,7 +156,7 @@ def detector_from_shape(shape: tuple[int, int]) -> str | None:
     True
     """
     _, shapes = _catalogue()
-    hits = [n for n, s in shapes.items() if s == tuple(shape)]
+    hits = [n for n, s in shapes.items() if s == tuple(shape) and n not in _partial_modules()]
     if not hits:
         return None
     def rank(n: str) -> tuple:
