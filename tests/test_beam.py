@@ -1,0 +1,78 @@
+"""Beam centre, beamstop and holder detection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import shared_file
+
+from dip_heal.beam import estimate_center, find_beamstop, find_holder, grow, shrink
+from dip_heal.errors import DipHealError
+
+
+@pytest.mark.parametrize("kind", ["saxs", "waxs", "fibre"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_center_on_synthetic_frames(kind, seed):
+    from dip_heal.synthetic import synthetic_frame
+
+    f = synthetic_frame(detector="Pilatus300k", kind=kind, seed=seed)
+    valid = (f.counts >= 0) & ~f.gaps
+    x, y = estimate_center(f.counts, valid)
+    assert np.hypot(x - f.center[0], y - f.center[1]) < 1.0
+
+
+def test_center_off_centre_and_subpixel():
+    yy, xx = np.mgrid[0:150, 0:200]
+    img = 1e4 / (1 + np.hypot(xx - 61.3, yy - 97.6)) ** 2 + 50 * np.exp(-((np.hypot(xx - 61.3, yy - 97.6) - 30) / 2) ** 2)
+    x, y = estimate_center(img)
+    assert abs(x - 61.3) < 0.3 and abs(y - 97.6) < 0.3
+
+
+def test_center_bad_input():
+    with pytest.raises(DipHealError, match="no valid pixels"):
+        estimate_center(np.ones((10, 10)), np.zeros((10, 10), bool))
+    with pytest.raises(DipHealError, match=r"\(5, 5\) does not match the frame \(10, 10\)"):
+        estimate_center(np.ones((10, 10)), np.ones((5, 5), bool))
+    with pytest.raises(DipHealError, match="2-D"):
+        estimate_center(np.ones(10))
+
+
+def test_beamstop_and_holder_on_synthetic():
+    from dip_heal.synthetic import synthetic_frame
+
+    f = synthetic_frame(detector="Pilatus300k", seed=0)
+    valid = (f.counts >= 0) & ~f.gaps
+    bs = find_beamstop(f.counts, valid)
+    poly = find_holder(f.counts, valid, bs)
+    assert poly is not None and len(poly) == 4
+    from dip_heal.masks import shape_mask
+
+    found = bs | shape_mask({"kind": "polygon", "points": poly}, f.counts.shape)
+    truth = f.beamstop
+    assert found[truth].mean() > 0.9
+    assert (found & truth).sum() / (found | truth).sum() > 0.6
+
+
+def test_no_beamstop_on_a_flat_frame():
+    img = np.random.default_rng(0).poisson(100, (64, 64))
+    assert not find_beamstop(img, center=(32, 32)).any()
+    assert find_holder(img, beamstop=np.zeros((64, 64), bool)) is None
+
+
+def test_grow_shrink():
+    m = np.zeros((11, 11), bool)
+    m[5, 5] = True
+    g = grow(m, 2)
+    assert g.sum() == 13 and shrink(g, 2).sum() <= 1
+
+
+@pytest.mark.parametrize("rel, centre", [("bioxtasraw/saxslab_image.tiff", (267.5, 359.1)),
+                                         ("musclex/Mn23-1_30umThick_20umStep_1s_diffScan_0167.tif", (303.1, 530.6))])
+def test_center_on_real_frames(rel, centre):
+    from dip_heal.detectors import detector_from_shape, gap_mask
+    from dip_heal.io import read_image
+
+    fr = read_image(shared_file(rel))
+    valid = fr.valid & ~gap_mask(detector_from_shape(fr.shape), fr.shape)
+    x, y = estimate_center(fr.data, valid)
+    assert np.hypot(x - centre[0], y - centre[1]) < 2.0
