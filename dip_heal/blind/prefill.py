@@ -1,0 +1,154 @@
+"""A fast first fill of the holes that the networks then correct (the ``prefill+mask`` input).
+
+Every hole pixel gets the linear interpolation between the nearest measured pixels above and
+below it and, separately, left and right of it; the two are averaged with weights ``1/span**2``
+so the shorter span (across a module gap) dominates. Measured values are first smoothed with a
+small normalised box filter, so a single noisy edge pixel does not set the fill. Pixels with no
+measured neighbour along either axis (where a row gap crosses a column gap) are filled by
+repeating the pass with the filled pixels as known. All of it is O(pixels) numpy.
+
+On the benchmark's dev cases this fill alone is already closer to the truth than biharmonic
+inpainting in normalised log space, which is why the trained nets learn a residual on top of it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["directional_fill", "box_smooth", "model_inputs", "INPUTS"]
+
+#: What a network is fed: ``image`` (Chavez et al.: holes set to 0), ``image+mask`` (plus the
+#: hole mask), ``prefill+mask`` (holes pre-filled by :func:`directional_fill`, plus the mask;
+#: the network then predicts a correction added to the fill).
+INPUTS = ("image", "image+mask", "prefill+mask")
+
+
+def box_smooth(y: np.ndarray, known: np.ndarray, size: int = 3) -> np.ndarray:
+    """Mean of the known pixels in a ``size`` x ``size`` box around each known pixel (others 0).
+
+    Examples
+    --------
+    >>> y = np.array([[1.0, 2.0, 3.0]]); k = np.array([[True, True, False]])
+    >>> box_smooth(y, k, 3).tolist()
+    [[1.5, 1.5, 0.0]]
+    """
+    if size <= 1:
+        return np.where(known, y, 0.0)
+    r = size // 2
+    v = np.pad(np.where(known, y, 0.0).astype(np.float64), r)
+    k = np.pad(known.astype(np.float64), r)
+    h, w = y.shape
+    num = np.zeros((h, w))
+    den = np.zeros((h, w))
+    for dy in range(size):
+        for dx in range(size):
+            num += v[dy : dy + h, dx : dx + w]
+            den += k[dy : dy + h, dx : dx + w]
+    return np.where(known, num / np.maximum(den, 1.0), 0.0)
+
+
+def _nearest(known: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
+    """Index of the nearest known pixel before (or after) each pixel along ``axis``; -1 if none."""
+    n = known.shape[axis]
+    shape = [1, 1]
+    shape[axis] = n
+    idx = np.arange(n).reshape(shape)
+    k = np.flip(known, axis) if reverse else known
+    last = np.maximum.accumulate(np.where(k, idx, -1), axis=axis)
+    if reverse:
+        last = np.flip(last, axis)
+        last = np.where(last >= 0, n - 1 - last, -1)
+    return last
+
+
+def _one_pass(y: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    num = np.zeros(y.shape)
+    den = np.zeros(y.shape)
+    for axis in (0, 1):
+        lo = _nearest(known, axis, False)
+        hi = _nearest(known, axis, True)
+        n = y.shape[axis]
+        idx = np.arange(n).reshape([-1, 1] if axis == 0 else [1, -1])
+        vlo = np.take_along_axis(y, np.clip(lo, 0, None), axis)
+        vhi = np.take_along_axis(y, np.clip(hi, 0, None), axis)
+        dlo, dhi = idx - lo, hi - idx
+        both = (lo >= 0) & (hi >= 0)
+        span = np.maximum(dlo + dhi, 1)
+        est = (vlo * dhi + vhi * dlo) / span
+        w = np.where(both, 1.0 / span.astype(np.float64) ** 2, 0.0)
+        one = (lo >= 0) ^ (hi >= 0)  # only one side (frame edge): nearest value, low weight
+        d1 = np.where(lo >= 0, dlo, dhi).astype(np.float64)
+        est = np.where(one, np.where(lo >= 0, vlo, vhi), est)
+        w = np.where(one, 1e-3 / (np.abs(d1) + 1.0) ** 2, w)
+        num += w * est
+        den += w
+    filled = den > 0
+    return np.where(known, y, np.where(filled, num / np.where(filled, den, 1.0), 0.0)), known | filled
+
+
+def directional_fill(y: np.ndarray, known: np.ndarray, *, smooth: int = 3, passes: int = 4) -> np.ndarray:
+    """Fill the pixels that are not ``known`` by row/column interpolation (see module text).
+
+    Parameters
+    ----------
+    y : (M, N) ndarray of float
+        Values (normalised log intensity); unknown pixels are ignored.
+    known : (M, N) ndarray of bool
+        Measured pixels.
+    smooth : int
+        Box size for smoothing the measured values used by the fill (1: none).
+    passes : int
+        Repeats for pixels that no measured pixel reaches along a row or column.
+
+    Returns
+    -------
+    (M, N) ndarray of float32
+        ``y`` on known pixels (unsmoothed), the fill elsewhere (0 if nothing is known).
+
+    Examples
+    --------
+    >>> y = np.array([[0.0, 9.0, 4.0]]); k = np.array([[True, False, True]])
+    >>> directional_fill(y, k, smooth=1).tolist()
+    [[0.0, 2.0, 4.0]]
+    """
+    known = np.asarray(known, bool)
+    y = np.asarray(y, np.float64)
+    if not known.any():
+        return np.zeros(y.shape, np.float32)
+    base = box_smooth(y, known, smooth)
+    f, k = _one_pass(base, known)
+    for _ in range(passes - 1):
+        if k.all():
+            break
+        f2, k2 = _one_pass(f, k)
+        f = np.where(k, f, f2)
+        k = k2
+    if not k.all():
+        f = np.where(k, f, float(base[known].mean()))
+    return np.where(known, y, f).astype(np.float32)
+
+
+def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str) -> np.ndarray:
+    """The network input channels for a normalised frame or crop.
+
+    Parameters
+    ----------
+    y : (M, N) ndarray of float
+        Normalised log intensity (values in holes are ignored).
+    hole : (M, N) ndarray of bool
+        Pixels the network must not see (to heal, or not measured).
+    inputs : {'image', 'image+mask', 'prefill+mask'}
+
+    Returns
+    -------
+    (C, M, N) ndarray of float32
+        C = 1 for ``image``, else 2 (the second channel is the hole mask).
+    """
+    hole = np.asarray(hole, bool)
+    if inputs == "prefill+mask":
+        first = directional_fill(y, ~hole)
+    else:
+        first = np.where(hole, 0.0, y).astype(np.float32)
+    if inputs == "image":
+        return first[None].astype(np.float32)
+    return np.stack([first, hole.astype(np.float32)]).astype(np.float32)

@@ -1,0 +1,132 @@
+"""``dip-heal train`` and ``dip-heal bulk``: train a blind model, heal many frames with it."""
+
+from __future__ import annotations
+
+import glob
+import logging
+from pathlib import Path
+
+import click
+
+logger = logging.getLogger(__name__)
+
+
+def _expand(patterns: tuple[str, ...], what: str) -> list[Path]:
+    out: list[Path] = []
+    for pat in patterns:
+        p = Path(pat)
+        if p.is_dir():
+            hits = sorted(str(q) for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+        else:
+            hits = sorted(glob.glob(pat, recursive=True)) or ([pat] if p.exists() else [])
+        if not hits:
+            raise click.BadParameter(f"{pat!r} matches no file; expected existing files or a glob", param_hint=what)
+        out.extend(Path(h) for h in hits)
+    return out
+
+
+@click.command("train")
+@click.option("--arch", type=click.Choice(["msdnet", "tunet"]), default="msdnet", show_default=True,
+              help="Network: mixed-scale dense net or tunable U-Net.")
+@click.option("--frames", "frames", multiple=True, metavar="GLOB",
+              help="Training frames (a glob, a file or a folder; repeat the option for more).")
+@click.option("--synthetic", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also train on this many synthetic frames (dip_heal.synthetic).")
+@click.option("--synthetic-shape", default="512,512", show_default=True, help="Shape of the synthetic frames, 'M,N'.")
+@click.option("--detector", required=True, help="pyFAI detector whose module-gap layout is pasted (e.g. Pilatus1M).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--layers", type=int, default=40, show_default=True, help="MSDNet: number of layers.")
+@click.option("--max-dilation", type=int, default=10, show_default=True, help="MSDNet: dilations cycle 1..D.")
+@click.option("--layer-width", type=int, default=1, show_default=True, help="MSDNet: maps added per layer.")
+@click.option("--depth", type=int, default=4, show_default=True, help="TUNet: number of levels.")
+@click.option("--base-channels", type=int, default=16, show_default=True, help="TUNet: channels at the first level.")
+@click.option("--growth-rate", type=float, default=2.0, show_default=True, help="TUNet: channel growth per level.")
+@click.option("--hidden-rate", type=float, default=1.0, show_default=True, help="TUNet: channel growth within a level.")
+@click.option("--normalization", type=click.Choice(["none", "batch", "instance"]), default=None,
+              help="Normalisation after each layer [msdnet: none, tunet: batch].")
+@click.option("--crop", type=int, default=96, show_default=True, help="Side of the training crops.")
+@click.option("--batch", type=int, default=8, show_default=True, help="Crops per step.")
+@click.option("--steps", type=int, default=500, show_default=True, help="Optimiser steps (in all, when resuming).")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr-step", type=int, default=0, show_default=True, help="Decay the rate every N steps (0: steps/3).")
+@click.option("--lr-gamma", type=float, default=0.5, show_default=True, help="Decay factor.")
+@click.option("--val-fraction", type=float, default=0.2, show_default=True, help="Fraction of frames held out.")
+@click.option("--val-every", type=int, default=100, show_default=True, help="Validate and checkpoint every N steps.")
+@click.option("--tile", type=int, default=256, show_default=True, help="Tile size used when healing.")
+@click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap used when healing.")
+@click.option("--inputs", type=click.Choice(["prefill+mask", "image+mask", "image"]), default="prefill+mask",
+              show_default=True,
+              help="Net input: holes pre-filled by row/column interpolation plus the mask (the net learns a "
+                   "correction), holes as 0 plus the mask, or holes as 0 (the paper's single channel).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/checkpoint if present.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_dilation, layer_width, depth,
+          base_channels, growth_rate, hidden_rate, normalization, crop, batch, steps, lr, lr_step, lr_gamma,
+          val_fraction, val_every, tile, overlap, inputs, seed, resume, device, progress) -> None:
+    """Train a blind inpainting model (Chavez et al. 2022 protocol) and write MODEL_DIR.
+
+    Frames are log-normalised, cut into crops, and the detector's module gaps are pasted over
+    measured pixels; the L1 loss on those pixels trains the net. Writes OUT/model.safetensors,
+    OUT/card.json and OUT/checkpoint/ (resumable).
+    """
+    from ..cli import parse_floats
+    from ..blind.train import TrainConfig, load_training_frames, synthetic_training_frames
+    from ..blind.train import train as run_train
+
+    if not frames and not synthetic:
+        raise click.UsageError("no training data; give --frames GLOB and/or --synthetic N")
+    paths = _expand(frames, "--frames")
+    data = load_training_frames(paths)
+    if synthetic:
+        shp = [int(v) for v in parse_floats(synthetic_shape, 2, "--synthetic-shape")]
+        data += synthetic_training_frames(synthetic, shape=(shp[0], shp[1]), seed=seed)
+    if arch == "msdnet":
+        net = {"num_layers": layers, "max_dilation": max_dilation, "layer_width": layer_width,
+               "normalization": normalization or "none"}
+    else:
+        net = {"depth": depth, "base_channels": base_channels, "growth_rate": growth_rate,
+               "hidden_rate": hidden_rate, "normalization": normalization or "batch"}
+    frame_shape = None
+    shapes = {tuple(f.data.shape) for f in data[: len(paths)]}
+    if paths and not synthetic and len(shapes) == 1:
+        frame_shape = list(shapes.pop())
+    cfg = TrainConfig(arch=arch, net=net, detector=detector, crop=crop, batch=batch, steps=steps, lr=lr,
+                      lr_step=lr_step, lr_gamma=lr_gamma, val_fraction=val_fraction, val_every=val_every,
+                      inputs=inputs, tile=tile, overlap=overlap, seed=seed, frame_shape=frame_shape)
+    res = run_train(data, out, cfg, device=device, progress=progress, resume=resume)
+    v = res.model.card["validation"]
+    click.echo(f"wrote {res.model_dir}: {res.model.card['parameters']} parameters, "
+               f"validation L1 {v['l1']:.4f} (start {v['l1_at_start']:.4f}), Pearson r {v['pearson_r']:.4f}")
+
+
+@click.command("bulk")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", "model", type=click.Path(), default=None,
+              help="Trained model directory [default: the model shipped with dip-heal].")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--mask-spec", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Mask spec JSON applied to every frame [default: automatic mask].")
+@click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Tiles per network call.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--suffix", default="_healed", show_default=True, help="Appended to each output's file stem.")
+@click.option("--overwrite", is_flag=True, help="Heal again frames whose output exists (default: skip them).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def bulk(inputs, model, out, mask_spec, batch, device, suffix, overwrite, progress) -> None:
+    """Heal many frames (files, folders or globs) with a trained blind model.
+
+    Each frame is masked (spec or automatic), healed in batched tiles, written to OUT in its own
+    format with measured pixels bit-exact. Frames already done are skipped; a bad frame is
+    reported and skipped. Exits 1 when any frame failed.
+    """
+    from ..blind.bulk import bulk as run_bulk
+
+    paths = _expand(inputs, "INPUTS")
+    summary = run_bulk(paths, out, model_dir=model, mask_spec=mask_spec, batch=batch, device=device,
+                       progress=progress, suffix=suffix, overwrite=overwrite)
+    for path, msg in summary.failed:
+        click.echo(f"dip-heal: {path}: {msg}", err=True)
+    click.echo(summary.line())
+    if summary.failed:
+        raise click.exceptions.Exit(1)

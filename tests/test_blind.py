@@ -1,0 +1,389 @@
+"""Blind models: networks, tiling, model directories, dlsia import, training, healing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+from dip_heal.blind import model_dir as md  # noqa: E402
+from dip_heal.blind.bulk import heal_with_model, predict  # noqa: E402
+from dip_heal.blind.nets import MSDNet, TUNet, build_net, count_parameters  # noqa: E402
+from dip_heal.blind.tiling import predict_tiled, taper, tile_grid  # noqa: E402
+from dip_heal.blind.train import (  # noqa: E402
+    TrainConfig,
+    TrainFrame,
+    log_denormalise,
+    log_normalise,
+    paste_window,
+    synthetic_training_frames,
+    train,
+)
+from dip_heal.errors import DipHealError  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------- networks
+
+
+def test_tunet_parameter_count_reproduces_chavez_table():
+    # Chavez et al. 2022 Table 2: depth 4, 64 base channels, growth 2 -> 8.556 M
+    n = count_parameters(TUNet(depth=4, base_channels=64, growth_rate=2))
+    assert n == 8_561_985
+    assert abs(n - 8.556e6) / 8.556e6 < 0.02
+    assert count_parameters(TUNet(4, 64, 2, normalization="none")) == 8_556_353
+
+
+def test_msdnet_parameter_count_reproduces_chavez_table():
+    # Table 3: 200 layers, max dilation 15 -> 0.181 M (no normalisation)
+    n = count_parameters(MSDNet(num_layers=200, max_dilation=15))
+    assert n == 181_302
+    assert abs(n - 0.181e6) / 0.181e6 < 0.02
+    assert count_parameters(MSDNet(200, 15, normalization="batch")) == 221_902
+
+
+def test_msdnet_fast_path_equals_conv2d():
+    torch.manual_seed(0)
+    net = MSDNet(6, 3, in_channels=2)
+    x = torch.rand(2, 2, 11, 17)
+    fast = net(x)
+    for m in net.modules():
+        if hasattr(m, "_fast"):
+            m._fast = False
+    torch.testing.assert_close(net(x), fast, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("up", [2, 3, 4])
+def test_tunet_any_shape(up):
+    net = TUNet(depth=3, base_channels=4, up_kernel_size=up).eval()
+    assert net(torch.zeros(1, 1, 13, 22)).shape == (1, 1, 13, 22)
+
+
+def test_bad_network_arguments():
+    with pytest.raises(DipHealError, match="unknown architecture 'unet'"):
+        build_net("unet", {})
+    with pytest.raises(DipHealError, match="bad hyperparameters"):
+        build_net("msdnet", {"layers": 3})
+    with pytest.raises(DipHealError, match="depth 1"):
+        TUNet(depth=1)
+    with pytest.raises(DipHealError, match="unknown normalization"):
+        MSDNet(3, 2, normalization="group")
+
+
+# ---------------------------------------------------------------------------- tiling
+
+
+@pytest.mark.parametrize("shape", [(19, 37), (14, 9), (1, 5), (64, 64)])
+@pytest.mark.parametrize("overlap", [0, 3, 7])
+def test_tiling_identity_is_exact(shape, overlap):
+    x = torch.rand(2, *shape, dtype=torch.float64)
+    calls = []
+
+    def ident(t):
+        calls.append(t.shape[0])
+        return t
+
+    y = predict_tiled(ident, x, tile=8, overlap=overlap, batch=3)
+    torch.testing.assert_close(y, x, rtol=0, atol=1e-12)
+    assert max(calls) <= 3
+
+
+def test_tiling_covers_every_pixel_and_averages_overlaps():
+    x = torch.zeros(1, 19, 37, dtype=torch.float64)
+    # each tile returns its own index: overlapped pixels get a weighted mean of neighbours
+    counter = iter(range(1000))
+    y = predict_tiled(lambda t: torch.stack([torch.full_like(t[0], float(next(counter))) for _ in t]), x,
+                      tile=8, overlap=4, batch=1)
+    assert torch.isfinite(y).all()
+    assert y.min() >= 0 and y.max() <= 1000
+    assert len(torch.unique(y)) > 10  # overlaps blended, not last-writer-wins
+
+
+def test_tile_grid_and_taper():
+    assert tile_grid(37, 16, 4) == (16, 12, 40)
+    assert tile_grid(9, 16, 4) == (9, 5, 9)
+    assert taper(6, 2).min() > 0 and taper(6, 0).tolist() == [1.0] * 6
+
+
+def test_tiling_bad_input():
+    with pytest.raises(DipHealError, match=r"expected \(C, H, W\)"):
+        predict_tiled(lambda t: t, torch.zeros(4, 4), tile=2)
+    with pytest.raises(DipHealError, match="batch 0"):
+        predict_tiled(lambda t: t, torch.zeros(1, 4, 4), tile=2, batch=0)
+    with pytest.raises(DipHealError, match="same batch and tile size"):
+        predict_tiled(lambda t: t[..., :1, :], torch.zeros(1, 4, 4), tile=2)
+
+
+# ---------------------------------------------------------------------------- data helpers
+
+
+def test_log_normalise_roundtrip():
+    data = np.array([[0, 10, 1000], [5, -1, 7]], np.float32)
+    known = data >= 0
+    y, s = log_normalise(data, known)
+    assert y.max() == pytest.approx(1.0) and y[1, 1] == 0
+    np.testing.assert_allclose(log_denormalise(y, s)[known], data[known], rtol=1e-5)
+
+
+def test_paste_window_uses_detector_gap_rows():
+    from dip_heal.blind.train import gap_layout
+
+    layout = gap_layout("Pilatus300k")
+    win = paste_window(layout, (96, 96), np.random.default_rng(0))
+    assert win.shape == (96, 96) and 0.02 <= win.mean() <= 0.6
+    rows = win.all(axis=1)
+    assert rows.sum() in (0, 17) or rows.sum() < 17  # a whole 17-row gap or part of one at the edge
+    with pytest.raises(DipHealError, match="no module gaps"):
+        gap_layout("Rayonix")
+
+
+# ---------------------------------------------------------------------------- model directories
+
+
+def _tiny_model(tmp_path, **card):
+    net = MSDNet(4, 2, in_channels=2)
+    base = {"architecture": "msdnet", "hyperparameters": net.hparams, "inputs": "image+mask",
+            "tile": {"size": 32, "overlap": 8}, "layout": {"detector": "Pilatus300k", "frame_shape": None}}
+    base.update(card)
+    return net, md.save_model(tmp_path / "model", net, base)
+
+
+def test_model_dir_roundtrip(tmp_path):
+    net, d = _tiny_model(tmp_path)
+    assert (d / "model.safetensors").is_file() and (d / "card.json").is_file()
+    m = md.load_model(d)
+    x = torch.rand(1, 2, 20, 20)
+    torch.testing.assert_close(m.net(x), net.eval()(x))
+    card = json.loads((d / "card.json").read_text())
+    assert card["parameters"] == count_parameters(net) and card["format"] == md.CARD_FORMAT
+
+
+def test_model_dir_without_card(tmp_path):
+    _, d = _tiny_model(tmp_path)
+    (d / "card.json").unlink()
+    with pytest.raises(DipHealError, match="has no card.json") as e:
+        md.load_model(d)
+    assert "\n" not in str(e.value)
+
+
+def test_model_dir_unknown_architecture(tmp_path):
+    _, d = _tiny_model(tmp_path)
+    card = json.loads((d / "card.json").read_text())
+    card["architecture"] = "pconvnet"
+    (d / "card.json").write_text(json.dumps(card))
+    with pytest.raises(DipHealError, match="architecture 'pconvnet'; expected one of tunet, msdnet") as e:
+        md.load_model(d)
+    assert "\n" not in str(e.value)
+
+
+def test_model_dir_other_bad_inputs(tmp_path):
+    with pytest.raises(DipHealError, match="does not exist"):
+        md.load_model(tmp_path / "nope")
+    _, d = _tiny_model(tmp_path)
+    (d / "card.json").write_text("{not json")
+    with pytest.raises(DipHealError, match="not valid JSON"):
+        md.load_model(d)
+    _, d = _tiny_model(tmp_path, hyperparameters={"num_layers": 5, "max_dilation": 2, "in_channels": 2})
+    with pytest.raises(DipHealError, match="do not fit the card's network"):
+        md.load_model(d)
+    (d / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(DipHealError, match="cannot read"):
+        md.load_model(d)
+
+
+def test_frame_shape_must_fit_detector_layout(tmp_path):
+    _, d = _tiny_model(tmp_path, layout={"detector": "Pilatus300k", "frame_shape": [619, 487]})
+    m = md.load_model(d)
+    img = np.ones((40, 30), np.float32)
+    with pytest.raises(DipHealError, match=r"frame shape \(40, 30\) does not fit the model's detector layout "
+                                           r"\(Pilatus300k, \(619, 487\)\)") as e:
+        predict(m, img, np.zeros_like(img, bool))
+    assert "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------------------- dlsia import
+
+
+def _dlsia_msd_topo(**kw):
+    from torch import nn
+
+    topo = OrderedDict(in_channels=1, out_channels=1, num_layers=5, layer_width=1, max_dilation=3,
+                       custom_msdnet=None, activation=nn.ReLU(), normalization=nn.BatchNorm2d, final_layer=None,
+                       conv_kernel_size=3, dropout=None, convolution=nn.Conv2d, padding_mode="zeros")
+    topo.update(kw)
+    return topo
+
+
+def test_import_dlsia_msdnet(tmp_path):
+    ref = MSDNet(5, 3, normalization="batch").eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(torch.rand_like(p) * 0.1)
+    torch.save({"topo_dict": _dlsia_msd_topo(), "state_dict": ref.state_dict()}, tmp_path / "net.pt")
+    m = md.import_dlsia(tmp_path / "net.pt", tmp_path / "imported")
+    x = torch.rand(1, 1, 12, 12)
+    torch.testing.assert_close(m.net(x), ref(x))
+    again = md.load_model(tmp_path / "imported")
+    assert again.card["architecture"] == "msdnet" and again.inputs == "image"
+    torch.testing.assert_close(again.net(x), ref(x))
+
+
+def test_import_dlsia_tunet(tmp_path):
+    from torch import nn
+
+    ref = TUNet(3, 4, 2, up_kernel_size=2).eval()
+    topo = dict(image_shape=(32, 32), in_channels=1, out_channels=1, depth=3, base_channels=4, growth_rate=2,
+                hidden_rate=1, conv_kernel=nn.Conv2d, kernel_down=nn.MaxPool2d, kernel_up=nn.ConvTranspose2d,
+                normalization=nn.BatchNorm2d, activation=nn.ReLU(), conv_kernel_size=3, maxpool_kernel_size=2,
+                dilation=1)
+    torch.save({"topo_dict": topo, "state_dict": ref.state_dict()}, tmp_path / "tunet.pt")
+    m = md.import_dlsia(tmp_path / "tunet.pt")
+    x = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(m.net(x), ref(x))
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_import_dlsia_refuses_pickled_code(tmp_path):
+    torch.save({"topo_dict": {"hook": _Payload()}, "state_dict": {}}, tmp_path / "evil.pt")
+    with pytest.raises(DipHealError, match=r"refusing .*weights_only=True") as e:
+        md.import_dlsia(tmp_path / "evil.pt")
+    assert "\n" not in str(e.value)
+
+
+def test_import_dlsia_refuses_other_files(tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
+    with pytest.raises(DipHealError, match="expected a dlsia network dictionary"):
+        md.import_dlsia(tmp_path / "plain.pt")
+    torch.save({"topo_dict": _dlsia_msd_topo(custom_msdnet=torch.ones(2, 3)), "state_dict": {}}, tmp_path / "c.pt")
+    with pytest.raises(DipHealError, match="custom_msdnet"):
+        md.import_dlsia(tmp_path / "c.pt")
+    with pytest.raises(DipHealError, match="does not exist"):
+        md.import_dlsia(tmp_path / "missing.pt")
+
+
+# ---------------------------------------------------------------------------- training and healing
+
+
+def _tiny_config(**kw):
+    base = dict(net={"num_layers": 6, "max_dilation": 4}, detector="Pilatus300k", crop=48, batch=4, steps=40,
+                lr=3e-3, val_every=20, val_crops=8, tile=48, overlap=8, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_lowers_validation_l1(tmp_path):
+    frames = synthetic_training_frames(4, shape=(64, 64), seed=3)
+    res = train(frames[:3], tmp_path / "m", _tiny_config(inputs="image+mask"), val_frames=frames[3:])
+    first, best = res.history[0]["val_l1"], res.model.card["validation"]["l1"]
+    assert best < 0.7 * first
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["validation"]["l1"] == pytest.approx(best)
+    assert -1 <= card["validation"]["pearson_r"] <= 1
+    assert card["training"]["frames"][0].startswith("synthetic:")
+    assert card["normalisation"]["kind"] == "log1p-max" and card["tile"] == {"size": 48, "overlap": 8}
+
+
+def test_prefill_training_starts_from_the_fill_and_improves(tmp_path):
+    from dip_heal.blind.prefill import directional_fill
+
+    frames = synthetic_training_frames(4, shape=(64, 64), seed=3)
+    res = train(frames[:3], tmp_path / "m", _tiny_config(steps=60), val_frames=frames[3:])
+    assert res.model.card["residual"] is True and res.model.card["inputs"] == "prefill+mask"
+    assert res.model.card["validation"]["l1"] < res.history[0]["val_l1"]
+    # the untrained residual net returns the fill exactly
+    y = np.random.default_rng(0).random((20, 20)).astype(np.float32)
+    hole = np.zeros((20, 20), bool)
+    hole[8:12] = True
+    net = MSDNet(3, 2, in_channels=2)
+    torch.nn.init.zeros_(net.output_layer().weight)
+    torch.nn.init.zeros_(net.output_layer().bias)
+    from dip_heal.blind.prefill import model_inputs
+
+    x = torch.from_numpy(model_inputs(y, hole, "prefill+mask"))[None]
+    np.testing.assert_allclose((net(x) + x[:, :1])[0, 0].detach().numpy(), directional_fill(y, ~hole), atol=1e-7)
+
+
+def test_directional_fill_interpolates_gaps():
+    from dip_heal.blind.prefill import directional_fill
+
+    yy, xx = np.mgrid[0:30, 0:40].astype(np.float64)
+    plane = 0.5 + 0.01 * yy + 0.02 * xx
+    known = np.ones_like(plane, bool)
+    known[10:17, :] = False  # a row gap
+    known[:, 20:23] = False  # a column gap crossing it
+    f = directional_fill(plane, known, smooth=1)
+    np.testing.assert_allclose(f, plane, atol=1e-6)  # linear data is filled exactly, crossings too
+    assert directional_fill(plane, np.zeros_like(known)).max() == 0
+
+
+def test_training_resumes_from_checkpoint(tmp_path):
+    frames = synthetic_training_frames(3, shape=(64, 64), seed=4)
+    train(frames, tmp_path / "m", _tiny_config(steps=20, val_every=10))
+    res = train(frames, tmp_path / "m", _tiny_config(steps=30, val_every=10))
+    assert [h["step"] for h in res.history] == [0, 10, 20, 30]
+    with pytest.raises(DipHealError, match="other settings"):
+        train(frames, tmp_path / "m", _tiny_config(steps=40, crop=32))
+
+
+def test_training_bad_input(tmp_path):
+    frames = synthetic_training_frames(2, shape=(40, 40), seed=5)
+    with pytest.raises(DipHealError, match="smaller than the crop"):
+        train(frames, tmp_path / "m", _tiny_config(crop=48))
+    with pytest.raises(DipHealError, match="at least 2"):
+        train(frames[:1], tmp_path / "m", _tiny_config(crop=32))
+    with pytest.raises(DipHealError, match="val_fraction"):
+        TrainConfig(val_fraction=1.5)
+    with pytest.raises(DipHealError, match="no CUDA GPU"):
+        train(frames, tmp_path / "m", _tiny_config(crop=32), device="cuda")
+    with pytest.raises(DipHealError, match="detector"):
+        train([TrainFrame(np.ones((64, 64), np.float32), np.ones((64, 64), bool))] * 2, tmp_path / "m",
+              _tiny_config(detector="NoSuchDetector"))
+
+
+def test_predict_keeps_measured_pixels(tmp_path, detector_image):
+    image, heal = detector_image
+    _, d = _tiny_model(tmp_path)
+    healed = heal_with_model(image, heal, model_dir=d)
+    assert healed.dtype == np.float32 and healed.shape == image.shape
+    np.testing.assert_array_equal(healed[~heal], image[~heal])
+    assert np.isfinite(healed).all() and (healed[heal] >= 0).all()
+    with pytest.raises(DipHealError, match="heal mask shape"):
+        heal_with_model(image, heal[:10], model_dir=d)
+    with pytest.raises(DipHealError, match="no measured pixel"):
+        heal_with_model(image, np.ones_like(heal), model_dir=d)
+
+
+def test_shipped_model_loads_and_names_its_sources():
+    d = md.default_model_dir()
+    if not (d / "card.json").exists():
+        pytest.skip("shipped model not built in this checkout")
+    m = md.load_model()
+    assert m.card["architecture"] == "msdnet"
+    assert (d / "model.safetensors").stat().st_size < 1_000_000
+    text = json.dumps(m.card["training"])
+    assert "synthetic" in text
+    assert "107.tif" not in text and "duke" not in text  # dev-case frames kept out of training
+
+
+def test_blind_is_not_imported_by_the_core():
+    import subprocess
+    import sys
+
+    code = ("import sys, dip_heal, dip_heal.io, dip_heal.frame, dip_heal.cli; "
+            "print('dip_heal.blind' in sys.modules, 'safetensors' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
