@@ -56,8 +56,8 @@ class FitConfig:
         Channels of a ``noise`` input (a meshgrid has 2).
     depth : int
         Number of scales (stride-2 convolutions) of the encoder-decoder.
-    channels : int
-        Channels at every scale (the seed: 128).
+    channels : int or tuple of int
+        Channels at every scale (the seed: 128), or one count per scale, finest first.
     channels_skip : int
         Channels of the skip connections (the seed: 0, none).
     kernel_size : int
@@ -89,6 +89,13 @@ class FitConfig:
     channels_last : bool
         Use the channels-last memory format.
     optimizer : {'adam'}
+    polar_input : bool
+        Add three input channels about the beam centre: the radius (scaled to [0, 1] over the
+        frame) and the cosine and sine of the azimuth, so ring-like (azimuthally smooth)
+        structure is easy for the network to express.
+    mirror_input : bool
+        Add the frame's centrosymmetric mirror (Friedel pair, ``I(2c - p)``, normalised) as a
+        guide channel where the mirrored pixel is measured, and a channel flagging where it is.
     preset_name : str
         Name of the preset this configuration started from (a record only).
     """
@@ -102,7 +109,7 @@ class FitConfig:
     net_input: str = "meshgrid"
     input_depth: int = 2
     depth: int = 5
-    channels: int = 128
+    channels: int | tuple[int, ...] = 128
     channels_skip: int = 0
     kernel_size: int = 3
     pad: str = "reflection"
@@ -119,6 +126,8 @@ class FitConfig:
     precision: str = "fp32"
     channels_last: bool = False
     optimizer: str = "adam"
+    polar_input: bool = False
+    mirror_input: bool = False
     preset_name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -126,7 +135,19 @@ class FitConfig:
             value = getattr(self, name)
             if value not in choices:
                 raise DipHealError(f"FitConfig.{name} = {value!r}; expected one of {', '.join(choices)}")
-        _positive_int = ("num_iter", "depth", "channels", "kernel_size", "snapshot_every", "input_depth")
+        if isinstance(self.channels, (list, tuple)):
+            chans = tuple(self.channels)
+            if len(chans) != self.depth or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in chans
+            ):
+                raise DipHealError(
+                    f"FitConfig.channels = {list(chans)!r}; expected one positive integer per scale "
+                    f"({self.depth} with depth {self.depth}) or a single integer"
+                )
+            object.__setattr__(self, "channels", chans)
+        elif isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 1:
+            raise DipHealError(f"FitConfig.channels = {self.channels!r}; expected a positive integer")
+        _positive_int = ("num_iter", "depth", "kernel_size", "snapshot_every", "input_depth")
         for name in _positive_int:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -161,7 +182,10 @@ class FitConfig:
     # ----------------------------------------------------------------- file form
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (JSON-ready)."""
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if isinstance(d["channels"], tuple):
+            d["channels"] = list(d["channels"])
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FitConfig":

@@ -221,6 +221,63 @@ def _net_input(config: FitConfig, shape: tuple[int, int], device: "torch.device"
     return (torch.rand((1, config.input_depth, h, w), generator=gen) * 0.1).to(device)
 
 
+def guide_channels(
+    config: FitConfig,
+    y: np.ndarray,
+    fit_px: np.ndarray,
+    center: tuple[float, float] | None,
+    pads: tuple[int, int, int, int],
+) -> tuple[np.ndarray | None, tuple[float, float] | None]:
+    """Physics-aware input channels on the padded grid, and the beam centre used.
+
+    Parameters
+    ----------
+    config : FitConfig
+        ``polar_input`` adds radius, cos and sin of the azimuth; ``mirror_input`` adds the
+        centrosymmetric mirror of ``y`` where the mirror pixel is fitted, and a flag channel.
+    y : (M, N) ndarray of float32
+        The normalised image.
+    fit_px : (M, N) ndarray of bool
+        Pixels in the loss (the mirror is taken from these only).
+    center : (x, y) or None
+        Beam centre in pixels; estimated from the frame when None.
+    pads : (top, bottom, left, right)
+        Padding of the network grid.
+
+    Returns
+    -------
+    channels : (C, Hp, Wp) ndarray of float32 or None
+    center : (x, y) or None
+    """
+    if not (config.polar_input or config.mirror_input):
+        return None, center
+    if center is None:
+        from .beam import estimate_center
+
+        center = estimate_center(np.where(fit_px, np.expm1(y), 0.0), fit_px)
+        logger.info("beam centre estimated at x=%.1f, y=%.1f", *center)
+    cx, cy = float(center[0]), float(center[1])
+    pt, pb, pl, pr = pads
+    m, n = y.shape
+    yy, xx = np.mgrid[-pt : m + pb, -pl : n + pr].astype(np.float32)
+    chans = []
+    if config.polar_input:
+        dx, dy = xx - cx, yy - cy
+        r = np.hypot(dx, dy)
+        phi = np.arctan2(dy, dx)
+        chans += [r / max(float(r.max()), 1.0), np.cos(phi), np.sin(phi)]
+    if config.mirror_input:
+        my = np.rint(2 * cy - yy).astype(np.int64)
+        mx = np.rint(2 * cx - xx).astype(np.int64)
+        inside = (my >= 0) & (my < m) & (mx >= 0) & (mx < n)
+        ok = np.zeros(inside.shape, dtype=bool)
+        ok[inside] = fit_px[my[inside], mx[inside]]
+        mirror = np.zeros(inside.shape, dtype=np.float32)
+        mirror[ok] = y[my[ok], mx[ok]]
+        chans += [mirror, ok.astype(np.float32)]
+    return np.stack(chans).astype(np.float32), (cx, cy)
+
+
 def _validate(image: np.ndarray, heal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     image = np.asarray(image)
     heal = np.asarray(heal)
@@ -248,6 +305,7 @@ def fit(
     callback: Callable[[Snapshot, dict[str, Any]], bool | None] | None = None,
     holdout: np.ndarray | None = None,
     keep_snapshots: bool = True,
+    center: tuple[float, float] | None = None,
 ) -> FitResult:
     """Fit the Deep Image Prior to the known pixels and return the healed frame.
 
@@ -274,6 +332,9 @@ def fit(
     keep_snapshots : bool
         Keep the snapshot composites in the result (set False for big frames and long runs
         that write snapshots through ``callback``).
+    center : (x, y), optional
+        Direct-beam position in pixels, for ``polar_input``/``mirror_input``; estimated from the
+        frame when omitted.
 
     Returns
     -------
@@ -323,10 +384,14 @@ def fit(
 
     from .nets import build_net
 
-    net = build_net(config).to(dev)
+    guides, center = guide_channels(config, y, fit_px, center, (pt, pb, pl, pr))
+    net_input = _net_input(config, (hp, wp), dev)
+    if guides is not None:
+        net_input = torch.cat([net_input, torch.from_numpy(guides)[None].to(dev)], dim=1)
+    net = build_net(config, in_channels=net_input.shape[1]).to(dev)
     mem = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(memory_format=mem)
-    net_input = _net_input(config, (hp, wp), dev).contiguous(memory_format=mem)
+    net_input = net_input.contiguous(memory_format=mem)
     target = torch.from_numpy(ypad)[None, None].to(dev)
     weight = torch.from_numpy(wpad.astype(np.float32))[None, None].to(dev)
     n_fit = float(wpad.sum())
@@ -449,7 +514,7 @@ def fit(
         seconds=seconds,
         holdout=holdout if holdout.any() else None,
         scale=scale,
-        extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": (hp, wp)},
+        extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": (hp, wp), "center": center},
     )
 
 

@@ -175,7 +175,7 @@ def build_net(config: "FitConfig", in_channels: int | None = None, out_channels:
     """
     if in_channels is None:
         in_channels = 2 if config.net_input == "meshgrid" else config.input_depth
-    ch = [config.channels] * config.depth
+    ch = list(config.channels) if isinstance(config.channels, tuple) else [config.channels] * config.depth
     return skip_net(
         in_channels,
         out_channels,
