@@ -482,12 +482,20 @@ def find_holder(
         inb = (x >= 0) & (x < N) & (y >= 0) & (y < M)
         if inb.sum() < len(s) // 2:
             continue
-        d = np.zeros(len(s), bool)
+        vals = np.full(len(s), np.nan)
         v = np.zeros(len(s), bool)
-        d[inb] = dark[y[inb], x[inb]]
         v[inb] = valid[y[inb], x[inb]]
-        if not v[half] or not d[half] or v.sum() < len(s) * 0.8:
+        vals[inb] = fs[y[inb], x[inb]]
+        if not v[half] or not dark[y[half], x[half]] or v.sum() < len(s) * 0.8:
             continue
+        # half-maximum width: threshold midway between the valley floor and the sides
+        ends = np.r_[vals[: half // 3], vals[-(half // 3) :]]
+        ends_v = np.r_[v[: half // 3], v[-(half // 3) :]]
+        if not ends_v.any():
+            continue
+        floor = float(np.nanmin(np.where(v[half - 3 : half + 4], vals[half - 3 : half + 4], np.nan)))
+        local = 0.5 * (floor + float(np.median(ends[ends_v])))
+        d = v & (vals < local)
         lo = half
         while lo > 0 and d[lo - 1]:
             lo -= 1

@@ -114,7 +114,8 @@ class MaskSpec:
         NXmx bits that mean "heal" (default 0xFFFF: gap, dead, under/over-responding, noisy,
         cluster, user, as NXmx asks software to ignore).
     stripes : bool
-        Mask rows/columns that are (nearly) all zero (the seed project's rule).
+        Mask rows/columns that are (nearly) all zero (the seed project's rule) or flat
+        (constant filler, e.g. the border rows of reduced data).
     stripe_fraction : float
         A row/column is empty when its fraction of non-zero pixels is below this fraction of the
         median row's (column's).
@@ -509,18 +510,28 @@ def apply_shape(
 # building
 
 
-def _empty_stripes(raw: np.ndarray, valid: np.ndarray, fraction: float) -> np.ndarray:
-    """Rows/columns that are (nearly) all zero while the frame is not.
+def _empty_stripes(raw: np.ndarray, valid: np.ndarray, fraction: float, flat: float = 1e-3) -> np.ndarray:
+    """Rows/columns that are (nearly) all zero, or flat, while the frame is not.
 
     A row is empty when its fraction of non-zero valid pixels is below ``fraction`` times the
-    median fraction over all rows (so a nearly empty frame keeps its rows); same for columns.
+    median fraction over all rows (so a nearly empty frame keeps its rows); it is flat when the
+    mean absolute difference between neighbours along it is below ``flat`` times the median of
+    that over all rows (constant filler rows, e.g. the border of reduced EIGER data). Same for
+    columns.
     """
-    nz = (np.asarray(raw) != 0) & valid
+    raw = np.asarray(raw)
+    nz = (raw != 0) & valid
     out = np.zeros(raw.shape, bool)
+    f = np.where(valid, raw, 0).astype(np.float32)
     for axis in (1, 0):
         frac = nz.mean(axis=axis)
-        ref = float(np.median(frac))
-        empty = frac < fraction * ref
+        empty = frac < fraction * float(np.median(frac))
+        d = np.abs(np.diff(f, axis=axis))
+        pair = valid[:, 1:] & valid[:, :-1] if axis == 1 else valid[1:] & valid[:-1]
+        n = pair.sum(axis=axis)
+        act = np.divide(np.where(pair, d, 0).sum(axis=axis), n, out=np.zeros(n.shape, np.float64), where=n > 0)
+        ref = float(np.median(act[n > 0])) if (n > 0).any() else 0.0
+        empty |= (n > 0) & (act <= flat * ref) & (ref > 0)
         if axis == 1:
             out[empty, :] = True
         else:
