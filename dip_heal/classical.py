@@ -30,6 +30,9 @@ Methods
     :func:`dip_heal.beam.estimate_center`) and the pixel size.
 ``dip``
     :func:`dip_heal.fit.fit` with a preset (default ``default``) or a FitConfig JSON file.
+``blind``
+    A trained blind model (:func:`dip_heal.blind.bulk.heal_with_model`); ``blind:MODEL_DIR``
+    picks the model folder (default: the shipped model). Imported on first use.
 """
 
 from __future__ import annotations
@@ -468,10 +471,11 @@ METHODS: dict[str, HealFunc | str] = {
     "telea": heal_telea,
     "pyfai": heal_pyfai,
     "dip": heal_dip,
+    "blind": "dip_heal.blind.bulk:heal_with_model",
 }
 
 #: name -> the keyword that receives ``arg`` in the ``name:arg`` form.
-METHOD_ARG: dict[str, str] = {"dip": "preset"}
+METHOD_ARG: dict[str, str] = {"dip": "preset", "blind": "model_dir"}
 
 
 def register_method(name: str, func: HealFunc | str, *, arg: str | None = None) -> None:

@@ -180,8 +180,14 @@ def test_pyfai_bad_pixel_size():
 def test_unknown_method_lists_the_known_ones():
     with pytest.raises(DipHealError) as err:
         heal_method("inpaint-magic")
-    for name in ("biharmonic", "ns", "telea", "pyfai", "dip"):
+    for name in ("biharmonic", "ns", "telea", "pyfai", "dip", "blind"):
         assert name in str(err.value)
+
+
+def test_blind_is_registered_lazily_with_a_model_dir_argument():
+    f = heal_method("blind:models/mine")
+    assert f.keywords == {"model_dir": "models/mine"}
+    assert f.func.__module__ == "dip_heal.blind.bulk"
 
 
 def test_name_arg_form_goes_to_the_argument_keyword():

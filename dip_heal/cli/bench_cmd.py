@@ -13,13 +13,13 @@ import click
               help="Folder the cases' frame paths start from (default: the case file's folder).")
 @click.option("--methods", default="biharmonic,ns,telea,pyfai", show_default=True,
               help="Comma-separated methods: biharmonic, ns, telea, pyfai, dip, dip:PRESET or dip:CONFIG.json, "
-                   "and any registered NAME or NAME:ARG.")
+                   "blind or blind:MODEL_DIR, and any registered NAME or NAME:ARG.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"),
               show_default=True, help="Output folder: table.md, results.csv, bars.png, panels/<case>.png.")
 @click.option("--dip-iters", type=click.IntRange(min=1), default=None,
               help="Iteration budget of the dip methods (default: the preset's).")
 @click.option("--dip-preset", default=None, help="FitConfig preset (or config JSON) for a plain 'dip'.")
-@click.option("--device", default=None, help="Device of the dip methods (cpu, cuda, ...; default: CUDA if present).")
+@click.option("--device", default=None, help="Device of the dip and blind methods (cpu, cuda, ...; default: CUDA if present).")
 @click.option("--no-panels", is_flag=True, help="Skip the per-case difference-map panels.")
 def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_iters: int | None,
           dip_preset: str | None, device: str | None, no_panels: bool) -> None:
@@ -39,7 +39,10 @@ def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_i
         dip_opts["num_iter"] = dip_iters
     if device is not None:
         dip_opts["device"] = device
+    opts: dict[str, dict[str, object]] = {"dip": dip_opts}
+    if device is not None:
+        opts["blind"] = {"device": device}
     result = run_bench(cases, data_dir if data_dir is not None else cases.parent, names, out=out_dir,
-                       method_opts={"dip": dip_opts}, panels=not no_panels)
+                       method_opts=opts, panels=not no_panels)
     click.echo(result.to_markdown(), nl=False)
     click.echo(f"written to {out_dir}/ (table.md, results.csv, bars.png{'' if no_panels else ', panels/'})", err=True)
