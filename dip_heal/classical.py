@@ -4,8 +4,8 @@ Every method has the signature ``heal(image, heal_mask, **opts) -> (M, N) float3
 the healed frame in the image's own units: measured pixels are the input's values, the pixels of
 ``heal_mask`` are filled. Methods are looked up by name with :func:`heal_method`; a
 ``name:arg`` form passes ``arg`` to the method's argument keyword (``dip:fast`` picks the
-``fast`` preset, ``dip:best.json`` a sweep's recommended configuration, ``blind:MODEL_DIR`` a
-trained model once that method is registered).
+``fast`` preset, ``dip:config.json`` a saved configuration, ``dip:RUN_DIR`` a sweep's
+recommended trial and snapshot, ``blind:MODEL_DIR`` a trained blind model).
 
 Intensity space
 ---------------
@@ -415,8 +415,10 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
     heal_mask : (M, N) ndarray of bool
         True = pixel to heal.
     preset : str
-        A :meth:`FitConfig.preset` name, or the path of a FitConfig JSON file (e.g. the
-        configuration a sweep recommends).
+        A :meth:`FitConfig.preset` name, the path of a FitConfig JSON file, or a sweep's run
+        folder (``sweep.json`` inside): then the best trial's configuration, run for its
+        recommended number of iterations (the snapshot with the lowest held-out L1) on all known
+        pixels (no held-out set, ``select='final'``).
     num_iter : int, optional
         Iteration budget (default: the preset's).
     device : str, optional
@@ -440,7 +442,9 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
 
     image, heal = _check(image, heal_mask)
     p = Path(preset)
-    if p.suffix.lower() == ".json" or p.is_file():
+    if p.is_dir():
+        config, name = _sweep_config(p)
+    elif p.suffix.lower() == ".json" or p.is_file():
         if not p.is_file():
             raise DipHealError(f"no such FitConfig file: {p}; expected a preset name or a JSON config file")
         config = FitConfig.from_json(p)
@@ -458,6 +462,23 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
         info.update(iterations=int(result.iteration), seconds=time.perf_counter() - t0, preset=name,
                     num_iter=int(config.num_iter))
     return _composite(image, heal, np.asarray(result.healed, dtype=np.float64))
+
+
+def _sweep_config(run_dir: Path) -> tuple[Any, str]:
+    """The best trial's FitConfig of a sweep run folder, cut at its recommended iteration."""
+    from .config import FitConfig
+    from .pick import open_run
+
+    if not (run_dir / "sweep.json").is_file():
+        raise DipHealError(f"{run_dir} is a folder without sweep.json; expected a sweep's run folder, a preset "
+                           "name or a FitConfig JSON file")
+    best = open_run(run_dir).best()
+    if not best.config or best.best_iteration is None:
+        raise DipHealError(f"{run_dir}: trial {best.number} has no recorded config or recommended snapshot; "
+                           "expected a sweep run by dip-heal")
+    config = FitConfig.from_dict(best.config).replace(num_iter=int(best.best_iteration), select="final",
+                                                     holdout_fraction=0.0, patience=0)
+    return config, f"{run_dir.name} trial {best.number}"
 
 
 # --------------------------------------------------------------------------------------------

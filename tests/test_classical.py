@@ -260,3 +260,53 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_dip_method_from_a_sweep_run(tmp_path):
+    """``dip:RUN_DIR`` fits the best trial's config for its recommended number of iterations."""
+    from dip_heal.pick import open_run
+    from dip_heal.sweeps import run_sweep
+
+    truth = _rings((32, 32), 15.0, 14.0)
+    counts = np.rint(truth).astype(np.int32)
+    counts[10:12, :] = -1
+    np.save(tmp_path / "frame.npy", counts)
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(
+        'sampler = "grid"\nseed = 0\n[config]\ndepth = 2\nchannels = 8\nnum_iter = 4\nsnapshot_every = 2\n'
+        "holdout_fraction = 0.05\n[params]\nlr = [1e-3, 1e-2]\nseed = [0]\n"
+    )
+    run = tmp_path / "run"
+    run_sweep(tmp_path / "frame.npy", run, sweep_file=sweep)
+    best = open_run(run).best()
+    info: dict = {}
+    heal = counts < 0
+    out = heal_method(f"dip:{run}")(counts, heal, info=info)
+    assert info["iterations"] == best.best_iteration and info["preset"] == f"run trial {best.number}"
+    np.testing.assert_array_equal(out[~heal], counts[~heal].astype(np.float32))
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(DipHealError, match="sweep.json"):
+        heal_method(f"dip:{tmp_path / 'plain'}")(counts, heal)
+
+
+def test_dip_method_from_a_sweep_run_fast(tmp_path, monkeypatch):
+    """The same with the sweep's study stood in for: config and iteration come from the best trial."""
+    import types
+
+    from dip_heal import pick
+    from dip_heal.config import FitConfig
+
+    cfg = FitConfig.preset("default", holdout_fraction=0.05, select="best_val", num_iter=50, **TINY).to_dict()
+    best = types.SimpleNamespace(number=3, config=cfg, best_iteration=4)
+    monkeypatch.setattr(pick, "open_run", lambda run: types.SimpleNamespace(best=lambda: best))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "sweep.json").write_text("{}")
+    heal = _gap((32, 32))
+    info: dict = {}
+    heal_method(f"dip:{run}")(_rings((32, 32), 15.0, 14.0), heal, info=info)
+    assert info["iterations"] == 4 and info["num_iter"] == 4 and info["preset"] == "run trial 3"
+    best.best_iteration = None
+    with pytest.raises(DipHealError, match="recommended snapshot"):
+        heal_method(f"dip:{run}")(_rings((32, 32), 15.0, 14.0), heal)
