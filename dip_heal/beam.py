@@ -60,8 +60,8 @@ def _bin(a: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k == 1:
         return a.astype(np.float64), w.astype(np.float64)
     m, n = (a.shape[0] // k) * k, (a.shape[1] // k) * k
-    aw = (a[:m, :n] * w[:m, :n]).reshape(m // k, k, n // k, k).sum(axis=(1, 3), dtype=np.float64)
-    ww = w[:m, :n].reshape(m // k, k, n // k, k).sum(axis=(1, 3), dtype=np.float64)
+    aw = (a[:m, :n] * w[:m, :n]).reshape(m // k, k, n // k, k).sum(axis=3).sum(axis=1, dtype=np.float64)
+    ww = w[:m, :n].reshape(m // k, k, n // k, k).sum(axis=3).sum(axis=1, dtype=np.float64)
     out = np.divide(aw, ww, out=np.zeros_like(aw), where=ww > 0)
     return out, ww / (k * k)
 
@@ -157,10 +157,12 @@ def estimate_center(
     (40, 70)
     """
     image, valid = _check(image, valid)
-    f = log_image(image, valid)
     w = valid.astype(np.float32)
     k = max(1, int(np.ceil(max(image.shape) / max_size)))
-    fb, wb = _bin(f, w, k)
+    # bin the counts, then take the log (cheap on big frames)
+    counts = np.where(valid, np.maximum(np.asarray(image, np.float32), 0), np.float32(0))
+    cb, wb = _bin(counts, w, k)
+    fb = np.log1p(cb)
     wb = (wb > 0.5).astype(np.float64)
     from scipy import ndimage
 
@@ -172,18 +174,20 @@ def estimate_center(
     cy = (pi / 2) * k + (k - 1) / 2
     cx = (pj / 2) * k + (k - 1) / 2
     if k > 1 and window > 0:
-        cx, cy = _refine(f, w, cx, cy, window, min_overlap)
+        cx, cy = _refine(image, valid, cx, cy, window, min_overlap)
     logger.debug("beam centre x=%.2f y=%.2f (binning %d)", cx, cy, k)
     return float(cx), float(cy)
 
 
-def _refine(f: np.ndarray, w: np.ndarray, cx: float, cy: float, window: int, min_overlap: float) -> tuple[float, float]:
+def _refine(image: np.ndarray, valid: np.ndarray, cx: float, cy: float, window: int,
+            min_overlap: float) -> tuple[float, float]:
     """Full-resolution symmetry search in a window centred on (cx, cy)."""
     h = window // 2
-    y0 = int(np.clip(round(cy) - h, 0, max(f.shape[0] - window, 0)))
-    x0 = int(np.clip(round(cx) - h, 0, max(f.shape[1] - window, 0)))
-    fs = f[y0 : y0 + window, x0 : x0 + window].astype(np.float64)
-    ws = w[y0 : y0 + window, x0 : x0 + window].astype(np.float64)
+    y0 = int(np.clip(round(cy) - h, 0, max(image.shape[0] - window, 0)))
+    x0 = int(np.clip(round(cx) - h, 0, max(image.shape[1] - window, 0)))
+    sub_v = valid[y0 : y0 + window, x0 : x0 + window]
+    fs = log_image(image[y0 : y0 + window, x0 : x0 + window], sub_v).astype(np.float64)
+    ws = sub_v.astype(np.float64)
     if ws.sum() < 16:
         return cx, cy
     from scipy import ndimage
@@ -287,7 +291,7 @@ def find_beamstop(
     rmax = int(max_radius or max(16, min(M, N) // 10))
     sigma = _sigma_for(image, valid)
     # work in a window around the centre: the beamstop is there, and big frames stay fast
-    h = 2 * rmax + 4
+    h = rmax + 8
     y0, x0 = max(0, int(cy) - h), max(0, int(cx) - h)
     y1, x1 = min(M, int(cy) + h + 1), min(N, int(cx) + h + 1)
     if y0 >= y1 or x0 >= x1:
