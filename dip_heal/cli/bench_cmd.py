@@ -12,13 +12,14 @@ import click
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder the cases' frame paths start from (default: the case file's folder).")
 @click.option("--methods", default="biharmonic,ns,telea,pyfai", show_default=True,
-              help="Comma-separated methods: biharmonic, ns, telea, pyfai, dip, dip:PRESET or dip:CONFIG.json, "
+              help="Comma-separated methods: biharmonic, ns, telea, pyfai, dip, dip:PRESET, dip:CONFIG.json or "
+                   "dip:SWEEP_RUN_DIR, "
                    "blind or blind:MODEL_DIR, and any registered NAME or NAME:ARG.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"),
               show_default=True, help="Output folder: table.md, results.csv, bars.png, panels/<case>.png.")
 @click.option("--dip-iters", type=click.IntRange(min=1), default=None,
               help="Iteration budget of the dip methods (default: the preset's).")
-@click.option("--dip-preset", default=None, help="FitConfig preset (or config JSON) for a plain 'dip'.")
+@click.option("--dip-preset", default=None, help="FitConfig preset, config JSON or sweep run folder for a plain 'dip'.")
 @click.option("--device", default=None, help="Device of the dip and blind methods (cpu, cuda, ...; default: CUDA if present).")
 @click.option("--no-panels", is_flag=True, help="Skip the per-case difference-map panels.")
 def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_iters: int | None,
