@@ -338,3 +338,89 @@ def test_cli_wrong_detector_shape(tmp_path):
     res = CliRunner().invoke(main, ["mask", str(_tiff(tmp_path, img)), "--detector", "Pilatus1M",
                                     "--out", str(tmp_path / "m.npy")])
     assert res.exit_code == 1 and "(1043, 981)" in res.output and "(96, 80)" in res.output
+
+
+# ------------------------------------------------------------------ real frames (skip when ../shared/data is absent)
+
+_PILATUS = ["bioxtasraw/saxslab_image.tiff", "musclex/Mn23-1_30umThick_20umStep_1s_diffScan_0167.tif",
+            "musclex/P1_F1_tet_1_100_005_0001.tif", "bioxtasraw/GI2_A9_19_001_0000.tiff",
+            "pywaxs/LaB6_5.6m_12.7keV_corrected_1150.1s_x-1.601_th0.500_5.00s_1116949_maxs.tiff"]
+
+
+def _auto(rel, spec=None):
+    from dip_heal.io import read_image
+
+    fr = read_image(shared_file(rel))
+    layers = build_mask_layers(fr, spec or MaskSpec())
+    heal = np.zeros(fr.shape, bool)
+    for k in CAUSES:
+        heal |= layers[k]
+    return fr, layers, heal
+
+
+@pytest.mark.parametrize("rel", _PILATUS)
+def test_real_pilatus_sentinels_all_masked_and_nothing_else(rel):
+    fr, layers, heal = _auto(rel)
+    sentinels = fr.raw < 0
+    assert heal[sentinels].all()
+    allowed = layers["gaps"] | layers["sentinel"] | layers["beamstop"] | layers["holder"]
+    assert int((heal & ~allowed).sum()) == 0
+
+
+def test_real_hdpe_pilatus2m_gaps_stored_as_zero():
+    fr, layers, heal = _auto("mve385/HDPE_85_low.counts.tif")
+    assert fr.meta["mask_info"]["detector"] == "Pilatus2M"
+    gaps = np.zeros(fr.shape, bool)
+    for k in range(7):
+        gaps[195 + 212 * k : 212 + 212 * k] = True
+    gaps[:, 487:494] = gaps[:, 981:988] = True
+    assert heal[gaps].all() and int(layers["gaps"].sum()) == 197365
+    allowed = layers["gaps"] | layers["sentinel"] | layers["beamstop"] | layers["holder"]
+    assert int((heal & ~allowed).sum()) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rel", ["bioxtasraw/vac_007_data_000001.h5", "fabio_history/run2_1_00148.cbf.bz2"])
+def test_real_big_frames_sentinels(rel):
+    fr, layers, heal = _auto(rel)
+    raw = fr.raw
+    sent = raw < 0 if np.issubdtype(raw.dtype, np.signedinteger) else raw == np.iinfo(raw.dtype).max
+    assert sent.any() and heal[sent].all()
+    allowed = layers["gaps"] | layers["sentinel"] | layers["beamstop"] | layers["holder"]
+    assert int((heal & ~allowed).sum()) == 0
+
+
+def test_real_bam_holder_polygon_against_imask():
+    # holder polygon drawn by hand; the file's own Imask is the reference, so file masks are off
+    poly = [[501, 415], [521, 413], [815, 1064], [793, 1064]]
+    spec = MaskSpec(file_masks=False, shapes=({"kind": "polygon", "points": poly, "cause": "holder"},))
+    fr, layers, heal = _auto("sasdata/BAM_2D.h5", spec)
+    ref = fr.masks["Imask"].astype(bool)
+    tp = (heal & ref).sum()
+    assert tp / ref.sum() >= 0.99 and tp / heal.sum() >= 0.90
+
+
+def test_real_bam_automatic_holder_against_imask():
+    fr, layers, heal = _auto("sasdata/BAM_2D.h5", MaskSpec(file_masks=False, holder="auto"))
+    ref = fr.masks["Imask"].astype(bool)
+    tp = (heal & ref).sum()
+    assert tp / ref.sum() >= 0.95 and tp / heal.sum() >= 0.95
+
+
+def test_real_lab6_agrees_with_the_beamline_mask():
+    fr, layers, heal = _auto(_PILATUS[-1])
+    ref = read_mask(shared_file("pywaxs/LaB6_SRM660c_Calib_Mask.edf"), fr.shape, convention="pyfai")
+    assert (heal & ref).sum() / (heal | ref).sum() > 0.99
+
+
+@pytest.mark.parametrize("rel", ["bioxtasraw/saxslab_image.tiff",
+                                 "musclex/Mn23-1_30umThick_20umStep_1s_diffScan_0167.tif",
+                                 "mve385/HDPE_85_low.counts.tif"])
+def test_real_beamstop_against_hand_drawn(rel):
+    from pathlib import Path
+
+    hand = json.loads((Path(__file__).parent / "data" / "hand_beamstops.json").read_text())[rel]
+    fr, layers, heal = _auto(rel)
+    drawn = shape_mask(hand, fr.shape)
+    auto = layers["beamstop"]
+    assert (auto & drawn).sum() / (auto | drawn).sum() > 0.7
