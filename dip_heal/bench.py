@@ -890,8 +890,10 @@ def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.Path
     for case in case_list:
         try:
             prep = prepare_case(case, data_dir)
-        except (DipHealError, OSError, ValueError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        except Exception as exc:  # an unreadable case is reported and skipped; the run goes on
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if not isinstance(exc, (DipHealError, OSError)):
+                msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
             logger.warning("case %s skipped: %s", case.name, msg)
             result.skipped.append((case.name, msg))
             continue

@@ -306,6 +306,15 @@ def test_run_bench_skips_bad_cases_and_writes_everything(tmp_path):
     assert not list(out.glob(".*"))  # no temporary files left
 
 
+def test_unreadable_frame_is_skipped(tmp_path):
+    cases = _bench_folder(tmp_path)
+    (tmp_path / "junk.npy").write_bytes(b"not a numpy file at all")
+    data = json.loads(cases.read_text()) + [{"name": "junk", "file": "junk.npy"}]
+    cases.write_text(json.dumps(data))
+    res = run_bench(cases, tmp_path, ["telea"])
+    assert res.cases == ["good"] and "junk" in dict(res.skipped)
+
+
 def test_run_bench_unknown_method_lists_known(tmp_path):
     cases = _bench_folder(tmp_path)
     with pytest.raises(DipHealError, match="expected one of: .*biharmonic.*telea"):
