@@ -117,7 +117,7 @@ def estimate_center(
     *,
     max_size: int = 256,
     window: int = 256,
-    min_overlap: float = 0.2,
+    min_overlap: float = 0.35,
 ) -> tuple[float, float]:
     """Direct-beam position from the pattern's centrosymmetry.
 

@@ -138,8 +138,8 @@ class MaskSpec:
     edits : tuple of dict
         Editor operations applied last, exactly as drawn (no dilation).
     ignore_zero_border : bool
-        Put zero-valued pixels connected to the frame border (outside a round CCD's active area)
-        in the ``"ignore"`` layer instead of healing them.
+        Put zero-valued pixels outside the convex hull of the non-zero ones (outside a round
+        CCD's active area) in the ``"ignore"`` layer instead of healing them.
     """
 
     detector: str = "auto"
@@ -554,13 +554,20 @@ def _hot_pixels(data: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray
 
 
 def _zero_border(raw: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
+    """Zero pixels outside the convex hull of the non-zero ones (a round CCD's dead corners)."""
+    import cv2
 
-    zero = np.asarray(raw) == 0
-    lab, _ = ndimage.label(zero)
-    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-    border = border[border > 0]
-    return np.isin(lab, border)
+    nz = np.asarray(raw) != 0
+    rows = np.flatnonzero(nz.any(axis=1))
+    if rows.size == 0:
+        return np.zeros(raw.shape, bool)
+    first = nz[rows].argmax(axis=1)
+    last = nz.shape[1] - 1 - nz[rows, ::-1].argmax(axis=1)
+    pts = np.concatenate([np.stack([first, rows], 1), np.stack([last, rows], 1)]).astype(np.int32)
+    hull = cv2.convexHull(pts)
+    inside = np.zeros(raw.shape, np.uint8)
+    cv2.fillConvexPoly(inside, hull, 1)
+    return ~inside.astype(bool) & ~nz
 
 
 def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, np.ndarray]:

@@ -424,3 +424,23 @@ def test_real_beamstop_against_hand_drawn(rel):
     drawn = shape_mask(hand, fr.shape)
     auto = layers["beamstop"]
     assert (auto & drawn).sum() / (auto | drawn).sum() > 0.7
+
+
+def test_shipped_specs_load():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).resolve().parents[1] / "masks").glob("*.json"))
+    assert len(files) >= 5
+    for f in files:
+        MaskSpec.from_json(f)
+
+
+def test_ignore_zero_border_keeps_zeros_inside_the_active_area():
+    yy, xx = np.mgrid[0:64, 0:64]
+    raw = np.where(np.hypot(xx - 31.5, yy - 31.5) < 30, 7, 0).astype(np.uint16)
+    raw[30:34, 30:34] = 0  # a dark patch inside: not ignored
+    layers = build_mask_layers(Frame.from_array(raw), MaskSpec.from_json(
+        '{"detector": "none", "beamstop": "none", "stripes": false, "ignore_zero_border": true}'))
+    assert layers["ignore"][0, 0] and not layers["ignore"][31, 31] and not layers["ignore"][5:59, 31].any()
+    assert not build_mask(Frame.from_array(raw), MaskSpec(detector="none", beamstop="none", stripes=False,
+                                                          ignore_zero_border=True))[0, 0]
