@@ -641,6 +641,7 @@ class MethodScore:
     seconds: float = float("nan")
     n_scored: int = 0
     iterations: int | None = None
+    snapshot: int | None = None
     label: str | None = None
     error: str | None = None
 
@@ -687,16 +688,17 @@ class BenchResult:
         """Long-format CSV, one row per case and method, plus one ``mean`` row per method."""
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(["case", "method", "l1_e3", "r", "seconds", "iterations", "n_scored", "status"])
+        wr.writerow(["case", "method", "l1_e3", "r", "seconds", "iterations", "snapshot", "n_scored", "status"])
         for s in self.scores:
             wr.writerow([s.case, s.method, _num(s.l1 * 1e3, 4), _num(s.r, 5), _num(s.seconds, 3),
-                         "" if s.iterations is None else s.iterations, s.n_scored, "ok" if s.ok else f"error: {s.error}"])
+                         "" if s.iterations is None else s.iterations, "" if s.snapshot is None else s.snapshot,
+                         s.n_scored, "ok" if s.ok else f"error: {s.error}"])
         for m in self.methods:
             l1, r, sec, n = self.mean(m)
-            wr.writerow(["mean", m, _num(l1 * 1e3, 4), _num(r, 5), _num(sec, 3), "", "",
+            wr.writerow(["mean", m, _num(l1 * 1e3, 4), _num(r, 5), _num(sec, 3), "", "", "",
                          f"ok ({n}/{len(self.cases)} cases)"])
         for name, reason in self.skipped:
-            wr.writerow([name, "", "", "", "", "", "", f"skipped: {reason}"])
+            wr.writerow([name, "", "", "", "", "", "", "", f"skipped: {reason}"])
         return buf.getvalue()
 
 
@@ -725,7 +727,8 @@ def _markdown(res: BenchResult) -> str:
             mean += f" ({n}/{len(cases)})"
         cells.append(mean)
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Wall time per case in seconds (this machine; iterations where the method iterates):", "",
+    lines += ["", "Wall time per case in seconds (this machine; for iterative methods the iterations run "
+              "and, when it differs, the iteration of the snapshot kept):", "",
               "| " + " | ".join(["method", *cases, "total"]) + " |", "|" + "---|" * (len(cases) + 2)]
     for m in res.methods:
         cells = [res.label(m)]
@@ -738,7 +741,10 @@ def _markdown(res: BenchResult) -> str:
             total += s.seconds
             txt = f"{s.seconds:.2f}"
             if s.iterations is not None:
-                txt += f" ({s.iterations} it)"
+                txt += f" ({s.iterations} it"
+                if s.snapshot is not None and s.snapshot != s.iterations:
+                    txt += f", kept {s.snapshot}"
+                txt += ")"
             cells.append(txt)
         cells.append(f"{total:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -823,10 +829,11 @@ def run_case(prep: PreparedCase, methods: Sequence[str], *, data_dir: str | os.P
             logger.debug("traceback", exc_info=True)
             scores.append(MethodScore(prep.case.name, m, error=msg, n_scored=n))
             continue
-        iterations = None
+        iterations = snapshot = None
         label = None
         if info:
             iterations = info.get("iterations")
+            snapshot = info.get("snapshot")
             if "seconds" in info:
                 seconds = float(info["seconds"])
             budget = info.get("num_iter", iterations)
@@ -834,7 +841,7 @@ def run_case(prep: PreparedCase, methods: Sequence[str], *, data_dir: str | os.P
                 label = f"{m} ({info.get('preset', 'default')}, {budget} it)"
         healed[m] = out
         scores.append(MethodScore(prep.case.name, m, l1=l1, r=r, seconds=seconds, n_scored=n,
-                                  iterations=iterations, label=label))
+                                  iterations=iterations, snapshot=snapshot, label=label))
         logger.info("case %s: %s L1 %.2fe-3 r %.4f in %.2f s", prep.case.name, m, l1 * 1e3, r, seconds)
     return scores, healed
 

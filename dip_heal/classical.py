@@ -424,7 +424,8 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
     device : str, optional
         ``cpu``, ``cuda``, ...; default as :func:`dip_heal.fit.fit`.
     info : dict, optional
-        Filled with ``iterations``, ``seconds``, ``preset`` of the fit (for the benchmark table).
+        Filled with ``iterations`` (run), ``snapshot`` (iteration of the returned composite),
+        ``num_iter`` (the budget), ``seconds`` and ``preset`` of the fit (for the benchmark table).
     **changes
         Other FitConfig fields to change.
 
@@ -459,8 +460,11 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
     t0 = time.perf_counter()
     result = fit(image, heal, config, device=device, keep_snapshots=False)
     if info is not None:
-        info.update(iterations=int(result.iteration), seconds=time.perf_counter() - t0, preset=name,
-                    num_iter=int(config.num_iter))
+        ran = result.extra.get("stopped_at") if isinstance(result.extra, dict) else None
+        if ran is None:
+            ran = result.metrics[-1]["iteration"] if result.metrics else result.iteration
+        info.update(iterations=int(ran), snapshot=int(result.iteration), seconds=time.perf_counter() - t0,
+                    preset=name, num_iter=int(config.num_iter))
     return _composite(image, heal, np.asarray(result.healed, dtype=np.float64))
 
 

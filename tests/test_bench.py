@@ -301,7 +301,7 @@ def test_run_bench_skips_bad_cases_and_writes_everything(tmp_path):
     table = (out / "table.md").read_text()
     assert "| biharmonic |" in table and "case missing skipped" in table
     csv = (out / "results.csv").read_text().splitlines()
-    assert csv[0] == "case,method,l1_e3,r,seconds,iterations,n_scored,status"
+    assert csv[0] == "case,method,l1_e3,r,seconds,iterations,snapshot,n_scored,status"
     assert any(line.startswith("mean,telea,") for line in csv)
     assert not list(out.glob(".*"))  # no temporary files left
 
@@ -344,16 +344,17 @@ def test_failing_method_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):
 def test_iterative_methods_record_budget_and_time(tmp_path, monkeypatch):
     def iterative(image, heal_mask, *, num_iter=10, info=None):
         if info is not None:
-            info.update(iterations=num_iter, num_iter=num_iter, preset="tiny", seconds=1.5)
+            info.update(iterations=num_iter, snapshot=5, num_iter=num_iter, preset="tiny", seconds=1.5)
         return heal_method("telea")(image, heal_mask)
 
     monkeypatch.setitem(METHODS, "iter", iterative)
     cases = _bench_folder(tmp_path)
     res = run_bench(cases, tmp_path, ["iter"], method_opts={"iter": {"num_iter": 7, "bogus": 1}})
     s = res.get("good", "iter")
-    assert s.iterations == 7 and s.seconds == 1.5
+    assert s.iterations == 7 and s.snapshot == 5 and s.seconds == 1.5
     md = res.to_markdown()
-    assert "| iter (tiny, 7 it) |" in md and "1.50 (7 it)" in md
+    assert "| iter (tiny, 7 it) |" in md and "1.50 (7 it, kept 5)" in md
+    assert "good,iter,,,,7,5," not in res.to_csv() and ",1.500,7,5," in res.to_csv()
 
 
 def test_pyfai_gets_the_case_geometry(tmp_path, monkeypatch):
