@@ -382,6 +382,8 @@ def heal_pyfai(image: np.ndarray, heal_mask: np.ndarray, *, poni: str | Path | N
     npt_rad = int(max(16, np.ceil(float(np.nanmax(r)) / px)))
 
     def fill(v: np.ndarray) -> np.ndarray:
+        # pyFAI marks holes with the dummy -1 (delta 0.9): keep real values clear of it
+        v = np.clip(v, 0.0, None)
         out = ai.inpainting(v.astype(np.float32), heal.astype(np.int8), npt_rad=npt_rad,
                             npt_azim=int(npt_azim), unit="r_m", grow_mask=int(grow_mask))
         out = np.asarray(out, dtype=np.float64)

@@ -311,3 +311,12 @@ def test_dip_method_from_a_sweep_run_fast(tmp_path, monkeypatch):
     best.best_iteration = None
     with pytest.raises(DipHealError, match="recommended snapshot"):
         heal_method(f"dip:{run}")(_rings((32, 32), 15.0, 14.0), heal)
+
+
+def test_pyfai_linear_space_with_negative_values():
+    truth = _rings()
+    truth[::7, ::5] = -1.5  # reduced data may hold small negative values near pyFAI's dummy (-1)
+    heal = _gap()
+    out = heal_pyfai(np.where(heal, 0, truth), heal, center=(33.0, 30.5), space="linear")
+    assert np.isfinite(out).all() and (out[heal] >= 0).all()
+    np.testing.assert_array_equal(out[~heal], truth[~heal].astype(np.float32))
