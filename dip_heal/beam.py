@@ -389,7 +389,7 @@ def find_holder(
     *,
     min_dark: float = 0.6,
     margin: float = 0.5,
-    contrast: float = 0.3,
+    contrast: float | None = None,
 ) -> list[tuple[float, float]] | None:
     """Propose the beamstop holder: a thin straight dark band from the beamstop to the frame edge.
 
@@ -409,8 +409,9 @@ def find_holder(
     min_dark : float
         Fraction of a ray's pixels that must be dark valleys (darker by ``contrast`` in log counts
         than both sides) for the ray to count as a holder.
-    contrast : float
-        Log-count contrast of the valley.
+    contrast : float, optional
+        Log-count contrast of the valley; default a quarter of the beamstop's contrast with its
+        rim, between 0.1 and 0.3.
     margin : float
         Pixels added on each side of the band.
 
@@ -439,8 +440,11 @@ def find_holder(
     ring = (~beamstop) & valid & (dist <= r_bs + max(3.0, r_bs))
     if not ring.any():
         return None
-    thr = 0.5 * (float(np.median(inside)) + float(np.median(fs[ring])))
+    level_in, level_ring = float(np.median(inside)), float(np.median(fs[ring]))
+    thr = 0.5 * (level_in + level_ring)
     dark = fs < thr
+    if contrast is None:  # low-count frames have little log contrast: ask for a quarter of it
+        contrast = float(np.clip(0.25 * (level_ring - level_in), 0.1, 0.3))
     diag = float(np.hypot(M, N))
     t = np.arange(r_bs + 2, diag, 1.0)
 
@@ -519,7 +523,7 @@ def find_holder(
     keep = res <= max(2.0, 3 * np.median(res))
     if keep.sum() >= 5:
         a, b = np.polyfit(ts_a[keep], offs_a[keep], 1)
-    hw = float(np.percentile(w_a[keep], 90)) / 2 + margin
+    hw = min(float(np.percentile(w_a[keep], 90)) / 2, r_bs) + margin  # an arm is not wider than the stop
     # band from the beamstop centre to past the frame edge
     p0 = np.array([cx + b * px, cy + b * py])
     d = np.array([ux + a * px, uy + a * py])

@@ -117,8 +117,8 @@ class MaskSpec:
         Mask rows/columns that are (nearly) all zero (the seed project's rule) or flat
         (constant filler, e.g. the border rows of reduced data).
     stripe_fraction : float
-        A row/column is empty when its fraction of non-zero pixels is below this fraction of the
-        median row's (column's).
+        A row/column is empty when fewer than this fraction of its valid pixels are non-zero
+        (and it looks like a gap, see ``_empty_stripes``).
     beamstop : str
         ``"auto"`` (find the dark region at the beam, per frame) or ``"none"``.
     beam_center : (x, y) or None
@@ -149,7 +149,7 @@ class MaskSpec:
     file_masks: bool = True
     pixel_mask_bits: int = 0xFFFF
     stripes: bool = True
-    stripe_fraction: float = 0.02
+    stripe_fraction: float = 0.01
     beamstop: str = "auto"
     beam_center: tuple[float, float] | None = None
     beamstop_margin: int = 1
@@ -511,20 +511,24 @@ def apply_shape(
 
 
 def _empty_stripes(raw: np.ndarray, valid: np.ndarray, fraction: float, flat: float = 1e-3) -> np.ndarray:
-    """Rows/columns that are (nearly) all zero, or flat, while the frame is not.
+    """Rows/columns that are (nearly) all zero, or flat, among measured ones.
 
-    A row is empty when its fraction of non-zero valid pixels is below ``fraction`` times the
-    median fraction over all rows (so a nearly empty frame keeps its rows); it is flat when the
-    mean absolute difference between pixels 4 apart along it is below ``flat`` times the median
-    of that over all rows (constant filler rows, e.g. the border of reduced EIGER data). Same for
+    A row is empty when fewer than ``fraction`` of its valid pixels are non-zero; it is flat when
+    the mean absolute difference between pixels 4 apart along it is below ``flat`` times the
+    median of that over all rows (constant filler, e.g. the border of reduced EIGER data). A run
+    of empty rows counts only when it looks like a gap: at most max(40, 5 %) rows, not at the
+    frame edge, with rows on both sides that are at least 20 % non-zero (so weak, sparse regions
+    of a pattern stay data). Flat rows count anywhere in runs of at most 3 at the edge. Same for
     columns.
     """
     raw = np.asarray(raw)
     nz = (raw != 0) & valid
     out = np.zeros(raw.shape, bool)
     for axis in (1, 0):
-        frac = nz.mean(axis=axis)
-        empty = frac < fraction * float(np.median(frac))
+        nv = valid.sum(axis=axis)
+        has = nv > 0
+        frac = np.divide(nz.sum(axis=axis), nv, out=np.zeros(nv.shape, np.float64), where=has)
+        empty = has & (frac < fraction)
         # neighbour differences along the line, on every 4th pair (a flat line is flat there too)
         if axis == 1:
             a, b = raw[:, 4::4], raw[:, :-4:4][:, : raw[:, 4::4].shape[1]]
@@ -536,11 +540,39 @@ def _empty_stripes(raw: np.ndarray, valid: np.ndarray, fraction: float, flat: fl
         n = pair.sum(axis=axis)
         act = np.divide(np.where(pair, d, 0).sum(axis=axis), n, out=np.zeros(n.shape, np.float64), where=n > 0)
         ref = float(np.median(act[n > 0])) if (n > 0).any() else 0.0
-        empty |= (n > 0) & (act <= flat * ref) & (ref > 0)
+        flat_lines = (n > 0) & (act <= flat * ref) & (ref > 0) & (frac >= fraction)  # constant, not zero
+        lines = _gap_like_runs(empty, has, frac) | _gap_like_runs(flat_lines, has, None, edge_run=3)
         if axis == 1:
-            out[empty, :] = True
+            out[lines, :] = True
         else:
-            out[:, empty] = True
+            out[:, lines] = True
+    return out
+
+
+def _gap_like_runs(lines: np.ndarray, has_valid: np.ndarray, frac: np.ndarray | None,
+                   edge_run: int = 0) -> np.ndarray:
+    """Keep the runs of ``lines`` that look like gaps (see :func:`_empty_stripes`)."""
+    out = np.zeros_like(lines)
+    n = len(lines)
+    idx = np.flatnonzero(has_valid)
+    if idx.size == 0:
+        return out
+    e = lines[idx]
+    edges = np.flatnonzero(np.diff(np.r_[0, e.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2]):  # e[a:b] is a run
+        lo, hi = idx[a], idx[b - 1]
+        at_edge = a == 0 or b == len(idx)
+        if hi - lo + 1 > max(40, 0.05 * n):
+            continue
+        if at_edge:
+            if b - a > edge_run:
+                continue
+        elif frac is not None:
+            before = frac[idx[max(0, a - 5) : a]]
+            after = frac[idx[b : b + 5]]
+            if before.mean() < 0.2 or after.mean() < 0.2:
+                continue
+        out[lo : hi + 1] = True
     return out
 
 
@@ -620,6 +652,9 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
             else:
                 layers["file_mask"] |= m.astype(bool)
     measured = np.isfinite(frame.data) & ~layers["sentinel"] & ~layers["gaps"] & ~layers["file_mask"]
+    ignore = _zero_border(raw) & ~layers["gaps"] if spec.ignore_zero_border else z()
+    if ignore.any():
+        measured &= ~ignore
     if spec.stripes:
         layers["stripes"] = _empty_stripes(raw, measured, spec.stripe_fraction) & measured
         measured &= ~layers["stripes"]
@@ -628,15 +663,14 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
             f"the frame {shape} has no valid pixels (all gaps, sentinels or empty); expected measured pixels; "
             "check the file, or the detector (--detector none)"
         )
-    ignore = _zero_border(raw) & ~layers["gaps"] if spec.ignore_zero_border else z()
     if spec.beamstop == "auto" or spec.holder == "auto":
-        center = spec.beam_center or estimate_center(frame.data, measured & ~ignore)
+        center = spec.beam_center or estimate_center(frame.data, measured)
         info["center"] = tuple(float(c) for c in center)
-        bs = find_beamstop(frame.data, measured & ~ignore, center, margin=spec.beamstop_margin)
+        bs = find_beamstop(frame.data, measured, center, margin=spec.beamstop_margin)
         if spec.beamstop == "auto":
             layers["beamstop"] = bs
         if spec.holder == "auto" and bs.any():
-            poly = find_holder(frame.data, measured & ~ignore, bs)
+            poly = find_holder(frame.data, measured, bs)
             info["holder_polygon"] = poly
             if poly is not None:
                 layers["holder"] = shape_mask({"kind": "polygon", "points": poly}, shape)
