@@ -866,7 +866,8 @@ def read_mask(
     path : path-like
         ``.npy`` (bool True = heal; integers: nonzero = heal), ``.png`` (0 = heal, 255 = keep; the
         red channel of colour PNGs, as SciAnalysis), ``.edf``/``.tif`` (pyFAI: nonzero =
-        masked), ``.msk`` (Fit2D, bit set = masked), ``.h5``/``.nxs`` (dataset ``mask``, NXmx
+        masked), ``.mask`` (Dioptas TIFF: 1 = masked, upside down), ``.msk`` (Fit2D, bit set =
+        masked), ``.h5``/``.nxs`` (dataset ``mask``, NXmx
         ``pixel_mask`` (nonzero & 0xFFFF), or NXcanSAS ``Imask``; ``file.h5::/path`` picks one).
         A sidecar ``<file>.json`` written by dip-heal fixes the polarity and orientation.
     shape : (int, int), optional
@@ -898,7 +899,8 @@ def read_mask(
         raise DipHealError(
             f"mask convention {convention!r}; expected one of {', '.join(CONVENTIONS)}; see masks/README.md"
         )
-    fmt = _fmt_for(p, None)
+    dioptas_file = p.suffix.lower() == ".mask"  # Dioptas: TIFF, 1 = masked, stored upside down
+    fmt = "tiff" if dioptas_file else _fmt_for(p, None)
     side: dict[str, Any] = {}
     if _sidecar(p).exists():
         try:
@@ -935,7 +937,7 @@ def read_mask(
                         pass
             if hdr.get("flip_vertical") == "True":
                 side.setdefault("flip_vertical", True)
-        default_conv = default_conv or "pyfai"
+        default_conv = default_conv or ("dioptas" if dioptas_file else "pyfai")
     else:  # hdf5
         import h5py
 

@@ -444,3 +444,12 @@ def test_ignore_zero_border_keeps_zeros_inside_the_active_area():
     assert layers["ignore"][0, 0] and not layers["ignore"][31, 31] and not layers["ignore"][5:59, 31].any()
     assert not build_mask(Frame.from_array(raw), MaskSpec(detector="none", beamstop="none", stripes=False,
                                                           ignore_zero_border=True))[0, 0]
+
+
+def test_read_dioptas_mask_file(tmp_path):
+    from PIL import Image
+
+    heal = np.zeros((6, 5), bool)
+    heal[0, 1] = True
+    Image.fromarray(np.flipud(heal).astype(np.uint8)).save(tmp_path / "d.mask", format="TIFF")
+    assert np.array_equal(read_mask(tmp_path / "d.mask", (6, 5)), heal)
