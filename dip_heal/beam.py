@@ -325,7 +325,7 @@ def find_beamstop(
     if ids.size == 0:
         return (empty, empty) if with_arm else empty
     comp = lab == np.bincount(ids).argmax()
-    r_open = max(1, int(round(0.6 * r_bs)))
+    r_open = max(1, int(round(0.75 * r_bs)))
     core = grow(shrink(comp, r_open), r_open)
     lab2, _ = ndimage.label(core)
     ids = lab2[max(0, y - r_open) : y + r_open + 1, max(0, x - r_open) : x + r_open + 1]
