@@ -255,6 +255,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {
         "channels": (32, 64, 64, 128, 128),
         "precision": "bf16",
+        "channels_last": True,
         "polar_input": True,
         "mirror_input": True,
         "holdout_fraction": 0.03,
