@@ -335,6 +335,10 @@ def find_beamstop(
     else:
         bs = lab2 == np.bincount(ids).argmax()
     bs = ndimage.binary_fill_holes(bs)
+    if sigma <= 1.0:
+        # counts are high: recover the rim the smoothing blurred, from the unsmoothed pixels
+        rim_px = grow(bs, 2) & ~bs & valid & (f < thr)
+        bs = ndimage.binary_fill_holes(bs | rim_px)
     if bs.sum() > np.pi * rmax**2:
         logger.info("dark region at the centre (%d px) is larger than a beamstop of radius %d", bs.sum(), rmax)
         return (empty, empty) if with_arm else empty
