@@ -219,8 +219,13 @@ class MaskEditor:
         from matplotlib.widgets import Button, CheckButtons, RadioButtons, Slider
 
         if self._fig is None:
+            import matplotlib
             import matplotlib.pyplot as plt
 
+            # our tool keys win over matplotlib's defaults (p = pan, o = zoom, l = log scale, ...)
+            ours = set(_TOOLS) | {"o", "i", "u", "y", "q", "+", "-", "=", "[", "]", "enter", "escape", "ctrl+z"}
+            for name in [k for k in matplotlib.rcParams if k.startswith("keymap.")]:
+                matplotlib.rcParams[name] = [k for k in matplotlib.rcParams[name] if k not in ours]
             self._fig = plt.figure(figsize=(12, 8))
             self._own_fig = True
         fig = self.fig = self._fig
