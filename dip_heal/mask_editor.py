@@ -178,6 +178,13 @@ class MaskEditor:
         if cause not in _TOGGLES:
             raise DipHealError(f"no automatic component {cause!r}; expected one of {', '.join(_TOGGLES)}")
         self.enabled[cause] = not self.enabled[cause]
+        chk = getattr(self, "_chk", None)
+        if chk is not None and not getattr(self, "_in_widget", False):
+            labels = list(_TOGGLES)
+            if chk.get_status()[labels.index(cause)] != self.enabled[cause]:
+                chk.eventson = False  # show the new state without calling back
+                chk.set_active(labels.index(cause))
+                chk.eventson = True
         self._rebuild()
         self._redo.clear()
         self._refresh()
@@ -288,7 +295,10 @@ class MaskEditor:
             union = self.heal
             edge = union & ~ndimage.binary_erosion(union)
             show = {k: m & edge for k, m in show.items()}
-        for k, m in show.items():
+        from .masks import _DRAW_ORDER
+
+        for k in [k for k in _DRAW_ORDER if k in show]:
+            m = show[k]
             if m.any():
                 rgba[m, :3] = CAUSES[k]
                 rgba[m, 3] = int(255 * (1.0 if self.outline else self.alpha))
@@ -314,7 +324,11 @@ class MaskEditor:
 
     def _on_check(self, label: str | None) -> None:
         if label in _TOGGLES:
-            self.toggle(label)
+            self._in_widget = True
+            try:
+                self.toggle(label)
+            finally:
+                self._in_widget = False
 
     # ------------------------------------------------------------------ events
 

@@ -61,6 +61,8 @@ CAUSES: dict[str, tuple[int, int, int]] = {
     "user": (255, 80, 200),
 }
 _IGNORE_COLOUR = (90, 90, 90)
+# overlay drawing order: where causes overlap, the later (more specific) colour shows
+_DRAW_ORDER = ("ignore", "sentinel", "file_mask", "stripes", "hot", "gaps", "holder", "beamstop", "user")
 
 #: File formats ``write_mask`` writes, by extension.
 MASK_FORMATS: dict[str, str] = {
@@ -1041,7 +1043,9 @@ def overlay_rgb(
     rgb = np.repeat((g * 255)[..., None], 3, axis=2).astype(np.float32)
     colours = dict(CAUSES)
     colours["ignore"] = _IGNORE_COLOUR
-    for name, m in layers.items():
+    order = [k for k in _DRAW_ORDER if k in layers] + [k for k in layers if k not in _DRAW_ORDER]
+    for name in order:
+        m = layers[name]
         if name not in colours:
             continue
         mm = np.asarray(m)[::k, ::k]

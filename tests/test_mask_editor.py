@@ -168,3 +168,15 @@ def test_cli_interactive_without_display_writes_nothing(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["mask", str(tmp_path / "f.npy"), "-i", "--out", str(tmp_path / "m.npy")])
     assert res.exit_code == 1 and "no display" in res.output and "--beamstop" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "m.npy").exists()
+
+
+def test_component_toggle_by_checkbox_and_by_call(editor):
+    assert editor.heal[20, 30]
+    labels = [t.get_text() for t in editor._chk.labels]
+    editor._chk.set_active(labels.index("sentinel"))  # a click on the check box
+    assert not editor.enabled["sentinel"] and not editor.heal[20, 30]
+    editor.toggle("sentinel")
+    assert editor.enabled["sentinel"] and editor._chk.get_status()[labels.index("sentinel")]
+    assert editor.heal[20, 30]
+    with pytest.raises(DipHealError, match="no automatic component"):
+        editor.toggle("moon")
