@@ -245,6 +245,7 @@ def find_beamstop(
     max_radius: int | None = None,
     margin: int = 1,
     with_arm: bool = False,
+    min_rim: float = 0.6,
 ) -> np.ndarray:
     """The beamstop shadow: the dark connected region at the direct-beam position.
 
@@ -267,6 +268,10 @@ def find_beamstop(
         Pixels added around the shadow.
     with_arm : bool
         Also return the dark region connected to the shadow (holder candidates).
+    min_rim : float
+        Fraction of the ring just outside the shadow that must be brighter than the midpoint
+        between shadow and rim; a dark region that is not enclosed (e.g. below a GISAXS horizon
+        when the centre estimate is off) is not taken as the beamstop.
 
     Returns
     -------
@@ -342,6 +347,17 @@ def find_beamstop(
     if bs.sum() > np.pi * rmax**2:
         logger.info("dark region at the centre (%d px) is larger than a beamstop of radius %d", bs.sum(), rmax)
         return (empty, empty) if with_arm else empty
+    # a beamstop's shadow is surrounded by brighter scattering, except where its arm leaves
+    ring = grow(bs, 4) & ~grow(bs, 1) & valid
+    if ring.any() and (bs & valid).any():
+        inside_level = float(np.median(fs[bs & valid]))
+        out_vals = fs[ring]
+        rim_thr = inside_level + 0.5 * (float(np.percentile(out_vals, 90)) - inside_level)
+        bright = float((out_vals > rim_thr).mean())
+        if bright < min_rim:
+            logger.info("dark region at (%.0f, %.0f) is not enclosed by brighter pixels (%.0f %% of its rim): "
+                        "not taken as the beamstop; give --center or --beamstop", cx + x0, cy + y0, 100 * bright)
+            return (empty, empty) if with_arm else empty
     if margin > 0:
         bs = grow(bs, margin)
     logger.debug("beamstop: %d px, radius ~%.1f, threshold %.2f", int(bs.sum()), r_bs, thr)
