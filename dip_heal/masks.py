@@ -618,8 +618,8 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
     -------
     layers : dict of str to (M, N) ndarray of bool
         Keys of :data:`CAUSES` (True = heal for that cause) plus ``"ignore"`` (not measured and not
-        to heal). ``layers["_info"]`` is not present; the detector and beam centre used are logged
-        and stored in ``frame.meta["mask_info"]``.
+        to heal). The detector, beam centre and holder polygon used are logged and stored in
+        ``frame.meta["mask_info"]``.
 
     Raises
     ------
