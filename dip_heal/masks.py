@@ -1115,7 +1115,7 @@ def mask_frame_files(
     for k in CAUSES:
         heal |= layers[k]
     out = Path(out)
-    protect = (image_path,)
+    protect = (str(image_path).split("::", 1)[0],)
     paths = {"mask": write_mask(out, heal, format=format, flip_vertical=flip_vertical, protect=protect,
                                 ignore=layers["ignore"])}
     sp = Path(spec_out) if spec_out else out.with_name(out.name + ".spec.json")

@@ -15,8 +15,13 @@ logger = logging.getLogger("dip_heal")
 _EXT = {"npy": ".npy", "png": ".png", "edf": ".edf", "tiff": ".tif", "msk": ".msk", "hdf5": ".h5"}
 
 
+def _file_part(path: Path) -> Path:
+    """The file of an HDF5 selector ``file.h5::/dataset[k]``."""
+    return Path(str(path).split("::", 1)[0])
+
+
 def _stem(path: Path) -> str:
-    name = re.sub(r"\.(gz|bz2|xz)$", "", path.name)
+    name = re.sub(r"\.(gz|bz2|xz)$", "", _file_part(path).name)
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
@@ -124,7 +129,7 @@ def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None,
             "to the series with --spec"
         )
     for image in images:
-        if not image.exists():
+        if not _file_part(image).exists():
             raise DipHealError(f"no such file: {image}; expected a detector frame; check the path")
         if several or out is None:
             ext = _EXT[fmt or "npy"]
@@ -142,6 +147,6 @@ def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None,
                 click.echo("dip-heal: quit without writing", err=True)
                 return
             spec = edited
-        paths = mask_frame_files(image, spec, target, format=fmt, flip_vertical=flip_vertical,
+        paths = mask_frame_files(str(image), spec, target, format=fmt, flip_vertical=flip_vertical,
                                  overlay=not no_overlay, frame=frame)
         click.echo(" ".join(str(p) for p in paths.values()))
