@@ -83,7 +83,9 @@ class FitConfig:
         With ``select='best_val'``: stop after this many snapshots without a better held-out L1
         (0: never stop early).
     ema : float
-        Exponential moving average of outputs, ``avg = ema * avg + (1 - ema) * out`` (0: off).
+        Exponential moving average of outputs, ``avg = d * avg + (1 - d) * out`` with
+        ``d = min(ema, (1 + t) / (10 + t))`` at iteration ``t`` (0: off), as the original DIP's
+        denoising code averages (there with ``d = 0.99`` from the start).
     precision : {'fp32', 'bf16'}
         bf16 autocast for the forward pass.
     channels_last : bool

@@ -458,8 +458,10 @@ def fit(
             loss.backward()
             opt.step()
             if config.ema > 0:
-                o = out.detach()[0, 0, crop[0], crop[1]].cpu()
-                ema_out = o if ema_out is None else ema_out.mul_(config.ema).add_(o, alpha=1 - config.ema)
+                # warm-up as TensorFlow's ExponentialMovingAverage: early outputs are soon forgotten
+                decay = min(config.ema, (1.0 + it) / (10.0 + it))
+                o = out.detach()[0, 0, crop[0], crop[1]].float().cpu()
+                ema_out = o.clone() if ema_out is None else ema_out.mul_(decay).add_(o, alpha=1 - decay)
             loss_v = float(loss.detach())
             rec = {"iteration": it, "loss": loss_v, "seconds": time.perf_counter() - t0}
             metrics.append(rec)

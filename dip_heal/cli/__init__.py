@@ -96,7 +96,6 @@ def _setup_logging(verbose: int, quiet: int, log_file: str | None) -> None:
         fh = logging.FileHandler(log_file)
         fh.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         root.addHandler(fh)
-    root.propagate = False
 
 
 class _TqdmHandler(logging.Handler):
