@@ -324,7 +324,9 @@ def test_cli_series_with_spec(tmp_path):
 @pytest.mark.parametrize(
     "args, msg",
     [(["--holder", "1,2;3,4;5"], "expected 2"), (["--beamstop", "900,900,950,950"], "outside the frame"),
-     (["--detector", "Pilatus 7M"], "Pilatus6M"), (["--holder", "0,0;1,1;2"], "expected 2")],
+     (["--detector", "Pilatus 7M"], "Pilatus6M"), (["--holder", "0,0;1,1;2"], "expected 2"),
+     (["--holder", "5,5"], "polygon with 1 points; expected at least 3"),
+     (["--beamstop-circle", "500,500,3"], "outside the frame")],
 )
 def test_cli_bad_input_one_line(tmp_path, args, msg):
     img, _, _ = _ring_frame()
