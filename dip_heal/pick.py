@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import DipHealError
 
-__all__ = ["SweepRun", "TrialInfo", "PickResult", "open_run", "pick", "write_sheet"]
+__all__ = ["SweepRun", "TrialInfo", "PickResult", "open_run", "pick", "rerun_trial", "write_sheet"]
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +213,39 @@ def open_run(run_dir: str | os.PathLike, *, storage: str | None = None) -> Sweep
     holdout = np.load(run / "holdout.npy")
     return SweepRun(run_dir=run, record=record, study=study, store=_artifact_store(run / "artifacts"),
                     heal=heal, holdout=holdout)
+
+
+def rerun_trial(run_dir: str | os.PathLike, number: int, *, device: str | None = None,
+                storage: str | None = None) -> Any:
+    """Fit a trial again from its recorded config and seed (same held-out pixels).
+
+    On the CPU, with the trial's number of torch threads (set here for the fit), this
+    reproduces the trial's snapshots bit for bit; use it to check a result or to get the
+    snapshots of a trial whose artifacts are on another machine.
+
+    Returns
+    -------
+    FitResult
+        With every snapshot kept.
+    """
+    from .config import FitConfig
+    from .fit import fit
+    from .io import read_image
+
+    run = open_run(run_dir, storage=storage)
+    info = run.trial(number)
+    frame = read_image(run.record["input"])
+    image = np.where(run.heal, np.nan, frame.data).astype(np.float32)
+    import torch
+
+    threads = torch.get_num_threads()
+    want = run.study.trials[info.number].user_attrs.get("torch_threads")
+    try:
+        if want:
+            torch.set_num_threads(int(want))
+        return fit(image, run.heal, FitConfig.from_dict(info.config), device=device, holdout=run.holdout)
+    finally:
+        torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------------- pick

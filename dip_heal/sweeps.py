@@ -256,7 +256,7 @@ def parse_sweep(data: dict[str, Any], *, name: str = "sweep", where: str = "swee
             f"{where}: no [params] table (got {raw_params!r}); expected at least one FitConfig field to vary, "
             "e.g. lr = [1e-3, 1e-2]"
         )
-    known = set(FitConfig().to_dict()) - {"preset"}
+    known = set(FitConfig().to_dict()) - {"preset_name", "preset"}
     bad = sorted(set(raw_params) - known)
     if bad:
         raise DipHealError(
@@ -352,8 +352,10 @@ def resolve_config(base: FitConfig, spec: SweepSpec) -> FitConfig:
 
     ``holdout_fraction`` is set to 0.03 when it is 0 (a sweep needs held-out pixels).
     """
-    preset = FitConfig.preset(base.preset) if base.preset in PRESETS else FitConfig()
-    user = {k: v for k, v in base.to_dict().items() if v != getattr(preset, k)}
+    name = getattr(base, "preset_name", None)
+    preset = FitConfig.preset(name) if isinstance(name, str) and name in PRESETS else FitConfig()
+    ref = json.loads(json.dumps(preset.to_dict()))
+    user = {k: v for k, v in base.to_dict().items() if json.loads(json.dumps(v)) != ref[k]}
     cfg = preset.replace(**spec.config).replace(**user)
     if cfg.holdout_fraction <= 0:
         cfg = cfg.replace(holdout_fraction=0.03)
@@ -372,6 +374,29 @@ def _redact(url: str) -> str:
         return url
 
 
+def _with_driver(url: str) -> str:
+    """``postgresql://`` -> ``postgresql+psycopg2://`` when psycopg (3), SQLAlchemy 2.1's default
+    driver, is missing and psycopg2 is there.
+
+    Raises
+    ------
+    DipHealError
+        A PostgreSQL URL without any driver installed.
+    """
+    import importlib.util
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        return url
+    if importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is None:
+        raise DipHealError(
+            f"no PostgreSQL driver for {_redact(url)}; expected psycopg2 or psycopg; "
+            "install it with pip install 'dip-heal[postgres]'"
+        )
+    return "postgresql+psycopg2://" + url.split("://", 1)[1]
+
+
 def open_storage(url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None,
                  ) -> "optuna.storages.RDBStorage":
     """Open an Optuna RDB storage (SQLite or PostgreSQL/MySQL URL) with a one-line error.
@@ -383,6 +408,7 @@ def open_storage(url: str, *, heartbeat_interval: int | None = None, grace_perio
     """
     import optuna
 
+    given, url = url, _with_driver(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
@@ -398,7 +424,7 @@ def open_storage(url: str, *, heartbeat_interval: int | None = None, grace_perio
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = reason.replace("(psycopg2.OperationalError) ", "")
         raise DipHealError(
-            f"cannot open the Optuna storage {_redact(url)} ({type(exc).__name__}: {reason}); expected a reachable "
+            f"cannot open the Optuna storage {_redact(given)} ({type(exc).__name__}: {reason}); expected a reachable "
             "database URL such as postgresql://user@host:5432/db or sqlite:///path/study.db; check the server, "
             "host, port and credentials, or omit --storage to use RUN/study.db"
         ) from None
@@ -591,7 +617,7 @@ def run_sweep(
     )
     logger.info("sweep %s: %s sampler, %d %s, study %r in %s", run, spec.sampler, spec.n_points(),
                 "points" if spec.sampler == "grid" else "trials", study_name, _redact(url))
-    _drive(study, ctx, heartbeat_interval, max_trials)
+    _drive(study, ctx, heartbeat_interval, max_trials, rdb)
     return _summary(study, run, study_name, _redact(url), spec, time.perf_counter() - t0)
 
 
@@ -635,11 +661,12 @@ def _create_or_join(storage: Any, name: str, spec: SweepSpec, fingerprint: dict[
 
     try:
         study = optuna.create_study(storage=storage, study_name=name, direction="minimize",
-                                    sampler=_make_sampler(spec, 0))
+                                    sampler=_make_sampler(spec, 0), pruner=optuna.pruners.NopPruner())
         created = True
     except optuna.exceptions.DuplicatedStudyError:
         n = len(optuna.load_study(study_name=name, storage=storage).trials)
-        study = optuna.load_study(study_name=name, storage=storage, sampler=_make_sampler(spec, n))
+        study = optuna.load_study(study_name=name, storage=storage, sampler=_make_sampler(spec, n),
+                                  pruner=optuna.pruners.NopPruner())
         created = False
     if created:
         study.set_user_attr(_ATTR, fingerprint)
@@ -690,7 +717,7 @@ def _queue_missing(study: "optuna.Study", spec: SweepSpec) -> int:
         p = t.user_attrs.get("point")
         if p is None or t.user_attrs.get("duplicate_of") is not None:
             continue
-        if t.state.name in ("COMPLETE", "RUNNING", "WAITING"):
+        if t.state.name in ("COMPLETE", "PRUNED", "RUNNING", "WAITING"):
             covered.add(int(p))
         elif t.state.name == "FAIL":
             last_fail[int(p)] = t.number
@@ -702,15 +729,43 @@ def _queue_missing(study: "optuna.Study", spec: SweepSpec) -> int:
     return len(missing)
 
 
-def _fail_stale(study: "optuna.Study") -> None:
+def _fail_stale(study: "optuna.Study", rdb: Any = None, no_beat_after: float | None = None) -> None:
+    """Mark dead trials FAIL: heartbeat older than the grace period (Optuna's check), or, for a
+    worker killed before its first heartbeat, no heartbeat at all ``no_beat_after`` seconds
+    after the trial started."""
     import optuna
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    if rdb is None or no_beat_after is None:
+        return
+    import datetime as _dt
+
+    import sqlalchemy
+
+    try:
+        with rdb.engine.connect() as con:
+            rows = con.execute(sqlalchemy.text(
+                "SELECT t.trial_id, t.number, t.datetime_start FROM trials t LEFT JOIN trial_heartbeats h "
+                "ON h.trial_id = t.trial_id WHERE t.study_id = :sid AND t.state = 'RUNNING' AND h.trial_id IS NULL"
+            ), {"sid": rdb.get_study_id_from_name(study.study_name)}).fetchall()
+    except Exception as exc:  # pragma: no cover - a schema Optuna may change; the heartbeat check still runs
+        logger.debug("no-heartbeat check skipped: %s", exc)
+        return
+    now = _dt.datetime.now()
+    for trial_id, number, start in rows:
+        if start is None or (now - start.replace(tzinfo=None)).total_seconds() < no_beat_after:
+            continue
+        try:
+            if rdb.set_trial_state_values(trial_id, state=optuna.trial.TrialState.FAIL):
+                logger.info("trial %d started %s and never sent a heartbeat: marked failed", number, start)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
 
 
-def _drive(study: "optuna.Study", ctx: _Context, heartbeat_interval: int, max_trials: int | None) -> None:
+def _drive(study: "optuna.Study", ctx: _Context, heartbeat_interval: int, max_trials: int | None,
+           rdb: Any = None) -> None:
     """Run trials until every point (grid, random) or ``trials`` trials (TPE) are complete."""
     spec = ctx.spec
     ran = 0
@@ -722,7 +777,7 @@ def _drive(study: "optuna.Study", ctx: _Context, heartbeat_interval: int, max_tr
         return _objective(trial, ctx)
 
     while True:
-        _fail_stale(study)
+        _fail_stale(study, rdb, 2 * ctx.grace_period + heartbeat_interval)
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state.name == "COMPLETE"]
         running = [t for t in trials if t.state.name == "RUNNING"]
@@ -734,7 +789,9 @@ def _drive(study: "optuna.Study", ctx: _Context, heartbeat_interval: int, max_tr
                 _wait(running, waited_for, heartbeat_interval)
                 continue
         else:
-            done = {int(t.user_attrs["point"]) for t in complete if "point" in t.user_attrs}
+            done = {int(t.user_attrs["point"]) for t in trials if "point" in t.user_attrs
+                    and (t.state.name == "COMPLETE" or (t.state.name == "PRUNED"
+                                                        and t.user_attrs.get("duplicate_of") is None))}
             if len(done) >= spec.n_points():
                 break
             if not waiting:
@@ -810,6 +867,7 @@ def _objective(trial: "optuna.Trial", ctx: _Context) -> float:
     cfg = ctx.config.replace(**params)
     trial.set_user_attr("config", cfg.to_dict())
     trial.set_user_attr("seed", cfg.seed)
+    trial.set_user_attr("torch_threads", _torch_threads())
     trial.set_user_attr("snapshots", [])
     snapshots: list[dict[str, Any]] = []
     tmp = Path(tempfile.mkdtemp(prefix="dipheal-trial-"))
@@ -848,6 +906,12 @@ def _objective(trial: "optuna.Trial", ctx: _Context) -> float:
     logger.info("trial %d done in %.1f s: best held-out L1 %.4g at iteration %d", trial.number, result.seconds,
                 best["val_l1"], best["iteration"])
     return best["val_l1"]
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def _summary(study: "optuna.Study", run: Path, name: str, url: str, spec: SweepSpec, seconds: float) -> SweepSummary:

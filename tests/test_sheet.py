@@ -1,0 +1,113 @@
+"""Contact sheets: zoom parsing, paging, display reduction, the Figure, and `dip-heal sheet`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dip_heal.errors import DipHealError
+from dip_heal.sheet import contact_sheet, crop, pages, parse_zoom, reduce_for_display
+
+TINY_GRID = """
+sampler = "grid"
+[config]
+depth = 2
+channels = 8
+num_iter = 6
+snapshot_every = 2
+holdout_fraction = 0.05
+[params]
+lr = [1e-3, 1e-2]
+reg_noise_std = [0.0]
+seed = [0]
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished 2-trial x 3-snapshot sweep of a 48x48 synthetic frame."""
+    import torch
+
+    from dip_heal.synthetic import synthetic_frame
+    from dip_heal.sweeps import run_sweep
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    d = tmp_path_factory.mktemp("sheet")
+    f = synthetic_frame((48, 48), detector=None, seed=2)
+    counts = f.counts.copy()
+    counts[f.beamstop] = -1
+    counts[30:32, :] = -1
+    np.save(d / "frame.npy", counts)
+    (d / "s.toml").write_text(TINY_GRID)
+    run_sweep(d / "frame.npy", d / "run", sweep_file=d / "s.toml")
+    torch.set_num_threads(n)
+    return d / "run"
+
+
+def test_parse_zoom_and_crop():
+    assert parse_zoom("1,2,10,20", (32, 32)) == (1, 2, 10, 20)
+    assert parse_zoom(None, (32, 32)) is None
+    img = np.arange(32 * 32).reshape(32, 32)
+    assert crop(img, (1, 2, 10, 20)).shape == (9, 18)
+    assert crop(img, None) is img
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "a,b,c,d", "5,5,5,10", "0,0,40,10", "-1,0,4,4"])
+def test_bad_zoom_is_one_line(text):
+    with pytest.raises(DipHealError, match="zoom") as exc:
+        parse_zoom(text, (32, 32))
+    assert "\n" not in str(exc.value)
+
+
+def test_pages_and_reduce():
+    assert pages(3, 10) == [range(0, 3)]
+    assert [len(p) for p in pages(40, 10)] == [10, 10, 10, 10]
+    with pytest.raises(DipHealError):
+        pages(3, 0)
+    img = np.full((9, 8), 7.0, np.float32)
+    small = reduce_for_display(img, max_px=4)
+    assert small.shape == (3, 2)
+    np.testing.assert_allclose(small, 7.0, rtol=1e-5)  # log-mean of a constant is the constant
+    assert reduce_for_display(img, max_px=16).shape == (9, 8)
+
+
+def test_contact_sheet_figure_layout_and_star():
+    rng = np.random.default_rng(0)
+    panels = [[rng.poisson(50, (20, 30)).astype(np.float32) for _ in range(3)] for _ in range(2)]
+    panels[1][2] = None
+    fig = contact_sheet(panels, row_labels=["a", "b"], col_labels=["i1", "i2", "i3"],
+                        panel_titles=[["1", "2", "3"], ["4", "5", ""]], starred=[1, None], limits=(0.0, 5.0))
+    assert len(fig.axes) == 6
+    starred = fig.axes[1]
+    assert starred.get_title().startswith("\u2605")
+    assert tuple(round(c, 2) for c in starred.spines["left"].get_edgecolor()[:3]) == (0.0, 1.0, 1.0)
+    assert not fig.axes[0].get_title().startswith("\u2605")
+    assert len(fig.axes[5].images) == 0  # the empty cell
+    texts = [t.get_text() for t in fig.texts]
+    assert "a" in texts and "i3" in texts
+    with pytest.raises(DipHealError, match="row labels"):
+        contact_sheet(panels, row_labels=["a"], col_labels=["1", "2", "3"])
+    with pytest.raises(DipHealError, match="at least one row"):
+        contact_sheet([], row_labels=[], col_labels=[])
+
+
+def test_write_sheet_pages_zoom_and_cli(run, tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from dip_heal.cli import main
+    from dip_heal.pick import write_sheet
+
+    [one] = write_sheet(run, tmp_path / "s.png")
+    w, h = Image.open(one).size
+    assert w > 500 and h > 300
+    paged = write_sheet(run, tmp_path / "p.png", rows_per_page=1, zoom="20,0,40,48", max_cols=2)
+    assert [p.name for p in paged] == ["p-1.png", "p-2.png"]
+    res = CliRunner().invoke(main, ["sheet", str(run), "--zoom", "0,0,24,24", "--out", str(tmp_path / "c.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "c.png").exists()
+    res = CliRunner().invoke(main, ["sheet", str(run), "--zoom", "0,0,99,24"])
+    assert res.exit_code == 1 and "outside the frame" in res.output
+    res = CliRunner().invoke(main, ["sheet", str(tmp_path)])
+    assert res.exit_code == 1 and "not a sweep run folder" in res.output
