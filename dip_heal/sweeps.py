@@ -415,11 +415,22 @@ def open_storage(url: str, *, heartbeat_interval: int | None = None, grace_perio
     elif url.startswith("postgresql"):
         engine_kwargs = {"connect_args": {"connect_timeout": 10}}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-            )
+        from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+        for attempt in range(6):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(
+                        url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                    )
+            except (IntegrityError, ProgrammingError):
+                # workers starting together on an empty database race to create Optuna's tables
+                if attempt == 5:
+                    raise
+                time.sleep(0.2 + 0.3 * attempt + 0.2 * np.random.default_rng().random())
+        raise AssertionError("unreachable")  # pragma: no cover
     except Exception as exc:  # sqlalchemy's ArgumentError, OperationalError, ImportError of a driver ...
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = reason.replace("(psycopg2.OperationalError) ", "")
