@@ -412,10 +412,27 @@ def write_sheet(
     best_col = any(t.best_iteration not in cols for t in trials)
     col_labels = [f"iter {i}" for i in cols] + (["recommended"] if best_col else [])
 
-    known = ~run.heal
-    first = run.load(trials[0], trials[0].snapshots[0]["iteration"])
-    frame_vals = crop(np.where(known, first, np.nan), box)
-    limits = log_limits(frame_vals)
+    def load(t: TrialInfo, it: int) -> np.ndarray | None:
+        try:
+            return reduce_for_display(crop(run.load(t, it), box), max_px=2 * panel_px)
+        except DipHealError as exc:  # a snapshot stored by a worker on another machine
+            logger.warning("%s", exc)
+            return None
+
+    limits = None
+    for t in trials:  # shared limits from the measured pixels (the same in every snapshot)
+        for s in t.snapshots:
+            try:
+                first = run.load(t, s["iteration"])
+            except DipHealError:
+                continue
+            limits = log_limits(crop(np.where(~run.heal, first, np.nan), box))
+            break
+        if limits is not None:
+            break
+    if limits is None:
+        raise DipHealError(f"{run.run_dir}: none of the snapshots is in {run.run_dir / 'artifacts'}; expected the "
+                           "artifacts of the workers that ran the trials; copy their artifacts/ folders here")
 
     out_path = Path(out) if out is not None else run.run_dir / "sheet.png"
     groups = pages(len(trials), rows_per_page)
@@ -430,7 +447,7 @@ def write_sheet(
             row, trow = [], []
             for it in cols:
                 if it in have:
-                    row.append(reduce_for_display(crop(run.load(t, it), box), max_px=2 * panel_px))
+                    row.append(load(t, it))
                     trow.append(f"{have[it]['val_l1']:.4g}")
                 else:
                     row.append(None)
@@ -438,7 +455,7 @@ def write_sheet(
             star = cols.index(t.best_iteration) if t.best_iteration in cols else None
             if best_col:
                 if star is None and t.best_iteration in have:
-                    row.append(reduce_for_display(crop(run.load(t, t.best_iteration), box), max_px=2 * panel_px))
+                    row.append(load(t, t.best_iteration))
                     trow.append(f"it {t.best_iteration}: {have[t.best_iteration]['val_l1']:.4g}")
                     star = len(cols)
                 else:

@@ -168,8 +168,8 @@ def contact_sheet(
         raise DipHealError(f"got {len(col_labels)} column labels for {n_cols} columns; expected one per column")
     if limits is None:
         limits = log_limits(*[p for row in panels for p in row if p is not None])
-    first = next(p for row in panels for p in row if p is not None)
-    aspect = first.shape[0] / max(first.shape[1], 1)
+    first = next((p for row in panels for p in row if p is not None), None)
+    aspect = first.shape[0] / max(first.shape[1], 1) if first is not None else 1.0
     pw = panel_inches
     ph = panel_inches * min(max(aspect, 0.4), 2.5)
     head, title_h = 0.35, (0.4 if title else 0.0)

@@ -111,3 +111,23 @@ def test_write_sheet_pages_zoom_and_cli(run, tmp_path):
     assert res.exit_code == 1 and "outside the frame" in res.output
     res = CliRunner().invoke(main, ["sheet", str(tmp_path)])
     assert res.exit_code == 1 and "not a sweep run folder" in res.output
+
+
+def test_sheet_leaves_missing_artifacts_empty(run, tmp_path):
+    """Snapshots stored on another worker's machine show as empty cells, not an error."""
+    import shutil
+
+    from dip_heal.pick import open_run, write_sheet
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    sw = open_run(copy)
+    t = sw.trials()[0]
+    (copy / "artifacts" / t.snapshots[0]["npy"]).unlink()
+    [page] = write_sheet(copy, tmp_path / "m.png")
+    assert page.exists()
+    for t in sw.trials():
+        for s in t.snapshots:
+            (copy / "artifacts" / s["npy"]).unlink(missing_ok=True)
+    with pytest.raises(DipHealError, match="none of the snapshots"):
+        write_sheet(copy, tmp_path / "n.png")
