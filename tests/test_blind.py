@@ -387,3 +387,38 @@ def test_blind_is_not_imported_by_the_core():
             "print('dip_heal.blind' in sys.modules, 'safetensors' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("mode,channels", [("image", 1), ("image+mask", 2), ("prefill+mask", 2), ("fills+mask", 4)])
+def test_model_inputs_channels(mode, channels):
+    from dip_heal.blind.prefill import IN_CHANNELS, model_inputs
+
+    y = np.random.default_rng(1).random((12, 10)).astype(np.float32)
+    hole = np.zeros((12, 10), bool)
+    hole[4:6] = True
+    x = model_inputs(y, hole, mode)
+    assert x.shape == (channels, 12, 10) and IN_CHANNELS[mode] == channels and x.dtype == np.float32
+    if mode != "image":
+        np.testing.assert_array_equal(x[-1], hole)
+    if mode in ("image", "image+mask"):
+        assert (x[0][hole] == 0).all()
+    else:
+        assert (x[0][hole] > 0).all()  # holes are pre-filled
+    np.testing.assert_array_equal(x[0][~hole], y[~hole])
+    with pytest.raises(DipHealError, match="inputs='mask'"):
+        TrainConfig(inputs="mask")
+
+
+def test_truth_targets_for_synthetic_frames():
+    from dip_heal.blind.train import _prepare
+
+    f = synthetic_training_frames(1, shape=(40, 40), seed=7)[0]
+    assert f.truth is not None
+    p_truth = _prepare([f], 32, truth_targets=True)[0]
+    p_meas = _prepare([f], 32, truth_targets=False)[0]
+    np.testing.assert_array_equal(p_meas.target, p_meas.y)
+    y, s = log_normalise(f.data, f.valid)
+    np.testing.assert_allclose(p_truth.target, np.log1p(f.truth) / s, rtol=1e-5)
+    bad = TrainFrame(f.data, f.valid, "bad", truth=f.truth[:10])
+    with pytest.raises(DipHealError, match="truth"):
+        _prepare([bad], 32)

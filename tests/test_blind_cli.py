@@ -132,3 +132,30 @@ def test_bulk_cli_frame_shape_mismatch_is_reported(tmp_path):
                                     "--no-progress"])
     assert res.exit_code == 1
     assert "does not fit the model's detector layout (Pilatus300k, (619, 487))" in res.output
+
+
+def test_bulk_with_mask_spec_heals_only_what_the_spec_says(tmp_path, tiny_model):
+    from dip_heal.blind.bulk import bulk
+    from dip_heal.masks import MaskSpec
+
+    frames = _write_frames(tmp_path / "in", n=1)
+    spec = tmp_path / "spec.json"
+    MaskSpec(detector="none", beamstop="none", holder="none", stripes=False).to_json(spec)
+    s = bulk(frames, tmp_path / "out", model_dir=tiny_model, mask_spec=spec)
+    assert len(s.written) == 1 and not s.failed
+    raw = np.load(frames[0])
+    healed = np.load(s.written[0])
+    np.testing.assert_array_equal(healed[raw >= 0], raw[raw >= 0])  # only sentinels were healed
+    assert (healed[raw < 0] >= 0).all()
+    assert "healed 1" in s.line() and "frames/s" in s.line()
+
+
+def test_bulk_bad_inputs(tmp_path, tiny_model):
+    from dip_heal.blind.bulk import bulk
+    from dip_heal.errors import DipHealError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DipHealError, match="is a file"):
+        bulk([], tmp_path / "file", model_dir=tiny_model)
+    with pytest.raises(DipHealError, match="no such spec file"):
+        bulk([], tmp_path / "o", model_dir=tiny_model, mask_spec=tmp_path / "missing.json")

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["directional_fill", "box_smooth", "model_inputs", "INPUTS"]
+__all__ = ["directional_fill", "directional_fills", "box_smooth", "model_inputs", "INPUTS", "IN_CHANNELS", "RESIDUAL"]
 
 #: What a network is fed: ``image`` (Chavez et al.: holes set to 0), ``image+mask`` (plus the
 #: hole mask), ``prefill+mask`` (holes pre-filled by :func:`directional_fill`, plus the mask;
-#: the network then predicts a correction added to the fill).
-INPUTS = ("image", "image+mask", "prefill+mask")
+#: the network then predicts a correction added to the fill), ``fills+mask`` (three fills with
+#: box smoothing 3, 1 and 7, plus the mask; a correction added to the first).
+INPUTS = ("image", "image+mask", "prefill+mask", "fills+mask")
+
+#: Input channels of each mode.
+IN_CHANNELS = {"image": 1, "image+mask": 2, "prefill+mask": 2, "fills+mask": 4}
+
+#: Modes whose network output is a correction added to the first input channel.
+RESIDUAL = ("prefill+mask", "fills+mask")
 
 
 def box_smooth(y: np.ndarray, known: np.ndarray, size: int = 3) -> np.ndarray:
@@ -61,29 +68,64 @@ def _nearest(known: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
     return last
 
 
-def _one_pass(y: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    num = np.zeros(y.shape)
-    den = np.zeros(y.shape)
+def _weights(known: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per axis: nearest known index before/after each pixel and the two interpolation weights."""
+    out = []
     for axis in (0, 1):
         lo = _nearest(known, axis, False)
         hi = _nearest(known, axis, True)
-        n = y.shape[axis]
+        n = known.shape[axis]
         idx = np.arange(n).reshape([-1, 1] if axis == 0 else [1, -1])
-        vlo = np.take_along_axis(y, np.clip(lo, 0, None), axis)
-        vhi = np.take_along_axis(y, np.clip(hi, 0, None), axis)
-        dlo, dhi = idx - lo, hi - idx
+        dlo = (idx - lo).astype(np.float32)
+        dhi = (hi - idx).astype(np.float32)
         both = (lo >= 0) & (hi >= 0)
-        span = np.maximum(dlo + dhi, 1)
-        est = (vlo * dhi + vhi * dlo) / span
-        w = np.where(both, 1.0 / span.astype(np.float64) ** 2, 0.0)
         one = (lo >= 0) ^ (hi >= 0)  # only one side (frame edge): nearest value, low weight
-        d1 = np.where(lo >= 0, dlo, dhi).astype(np.float64)
-        est = np.where(one, np.where(lo >= 0, vlo, vhi), est)
-        w = np.where(one, 1e-3 / (np.abs(d1) + 1.0) ** 2, w)
-        num += w * est
-        den += w
+        span = np.maximum(dlo + dhi, 1.0)
+        w = np.where(both, 1.0 / span**2, 0.0)
+        w = np.where(one, 1e-3 / (np.abs(np.where(lo >= 0, dlo, dhi)) + 1.0) ** 2, w).astype(np.float32)
+        # coefficients of the value before (a) and after (b) in this axis' estimate, times w
+        a = np.where(both, dhi / span, np.where(lo >= 0, 1.0, 0.0)).astype(np.float32) * w
+        b = np.where(both, dlo / span, np.where(hi >= 0, 1.0, 0.0)).astype(np.float32) * w
+        out.append((axis, np.clip(lo, 0, None), np.clip(hi, 0, None), a, b))
+    return out
+
+
+def _one_pass(ys: list[np.ndarray], known: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    parts = _weights(known)
+    den = sum(a + b for _, _, _, a, b in parts)
     filled = den > 0
-    return np.where(known, y, np.where(filled, num / np.where(filled, den, 1.0), 0.0)), known | filled
+    safe = np.where(filled, den, 1.0)
+    outs = []
+    for y in ys:
+        num = np.zeros(y.shape, np.float32)
+        for axis, lo, hi, a, b in parts:
+            num += a * np.take_along_axis(y, lo, axis) + b * np.take_along_axis(y, hi, axis)
+        outs.append(np.where(known, y, np.where(filled, num / safe, 0.0)).astype(np.float32))
+    return outs, known | filled
+
+
+def directional_fills(
+    y: np.ndarray, known: np.ndarray, smooths: tuple[int, ...] = (3,), *, passes: int = 4
+) -> list[np.ndarray]:
+    """:func:`directional_fill` for several smoothing sizes at once (the geometry is shared)."""
+    known = np.asarray(known, bool)
+    y = np.asarray(y, np.float32)
+    if not known.any():
+        return [np.zeros(y.shape, np.float32) for _ in smooths]
+    bases = [box_smooth(y, known, s).astype(np.float32) for s in smooths]
+    fs, k = _one_pass(bases, known)
+    for _ in range(passes - 1):
+        if k.all():
+            break
+        f2, k2 = _one_pass(fs, k)
+        fs = [np.where(k, f, g) for f, g in zip(fs, f2)]
+        k = k2
+    out = []
+    for f, base in zip(fs, bases):
+        if not k.all():
+            f = np.where(k, f, float(base[known].mean()))
+        out.append(np.where(known, y, f).astype(np.float32))
+    return out
 
 
 def directional_fill(y: np.ndarray, known: np.ndarray, *, smooth: int = 3, passes: int = 4) -> np.ndarray:
@@ -111,21 +153,7 @@ def directional_fill(y: np.ndarray, known: np.ndarray, *, smooth: int = 3, passe
     >>> directional_fill(y, k, smooth=1).tolist()
     [[0.0, 2.0, 4.0]]
     """
-    known = np.asarray(known, bool)
-    y = np.asarray(y, np.float64)
-    if not known.any():
-        return np.zeros(y.shape, np.float32)
-    base = box_smooth(y, known, smooth)
-    f, k = _one_pass(base, known)
-    for _ in range(passes - 1):
-        if k.all():
-            break
-        f2, k2 = _one_pass(f, k)
-        f = np.where(k, f, f2)
-        k = k2
-    if not k.all():
-        f = np.where(k, f, float(base[known].mean()))
-    return np.where(known, y, f).astype(np.float32)
+    return directional_fills(y, known, (smooth,), passes=passes)[0]
 
 
 def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str) -> np.ndarray:
@@ -137,14 +165,17 @@ def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str) -> np.ndarray:
         Normalised log intensity (values in holes are ignored).
     hole : (M, N) ndarray of bool
         Pixels the network must not see (to heal, or not measured).
-    inputs : {'image', 'image+mask', 'prefill+mask'}
+    inputs : {'image', 'image+mask', 'prefill+mask', 'fills+mask'}
 
     Returns
     -------
     (C, M, N) ndarray of float32
-        C = 1 for ``image``, else 2 (the second channel is the hole mask).
+        C = ``IN_CHANNELS[inputs]``; the last channel is the hole mask (except for ``image``).
     """
     hole = np.asarray(hole, bool)
+    if inputs == "fills+mask":
+        chans = directional_fills(y, ~hole, (3, 1, 7))
+        return np.stack(chans + [hole.astype(np.float32)]).astype(np.float32)
     if inputs == "prefill+mask":
         first = directional_fill(y, ~hole)
     else:

@@ -27,7 +27,7 @@ from ..errors import DipHealError
 from ..frame import atomic_path
 from .model_dir import BlindModel, read_card, save_model
 from .nets import build_net, count_parameters
-from .prefill import INPUTS, model_inputs
+from .prefill import IN_CHANNELS, INPUTS, RESIDUAL, model_inputs
 
 __all__ = [
     "TrainFrame",
@@ -58,11 +58,16 @@ class TrainFrame:
         True where ``data`` is a measurement (module gaps, bad pixels, beamstop: False).
     name : str
         Where it came from (file name or ``synthetic:<kind>:<seed>``), for the model card.
+    truth : (M, N) ndarray of float32, optional
+        Noise-free expected counts (synthetic frames): the training target instead of ``data``
+        (the L1-best guess of a Poisson count is close to its expectation, and the target is then
+        free of counting noise).
     """
 
     data: np.ndarray
     valid: np.ndarray
     name: str = ""
+    truth: np.ndarray | None = None
 
 
 @dataclass
@@ -92,9 +97,9 @@ class TrainConfig:
         Fixed validation crops.
     val_every : int
         Validate (and checkpoint) every so many steps.
-    inputs : {'prefill+mask', 'image+mask', 'image'}
-        What the net sees (see :data:`dip_heal.blind.prefill.INPUTS`); with ``prefill+mask`` it
-        learns a correction to :func:`~dip_heal.blind.prefill.directional_fill` (its last layer
+    inputs : {'prefill+mask', 'fills+mask', 'image+mask', 'image'}
+        What the net sees (see :data:`dip_heal.blind.prefill.INPUTS`); with ``prefill+mask`` (and
+        ``fills+mask``) it learns a correction to :func:`~dip_heal.blind.prefill.directional_fill` (its last layer
         starts at zero, so training starts from the fill); ``image`` is the paper's input.
     gain : float
         Random gain ``U(1-gain, 1+gain)`` on the normalised crops (augmentation).
@@ -103,6 +108,11 @@ class TrainConfig:
     seed : int
     frame_shape : list of int or None
         Frames the model accepts (None: any shape).
+    residual_init : float
+        With ``prefill+mask``, the last layer's initial weights are scaled by this.
+    truth_targets : bool
+        Train towards a frame's noise-free ``truth`` where it has one (synthetic frames); off:
+        always the measured values (the paper's protocol).
     """
 
     arch: str = "msdnet"
@@ -123,6 +133,8 @@ class TrainConfig:
     overlap: int = 32
     seed: int = 0
     frame_shape: list[int] | None = None
+    residual_init: float = 0.1
+    truth_targets: bool = True
 
     def __post_init__(self) -> None:
         if self.arch not in ("msdnet", "tunet"):
@@ -141,7 +153,7 @@ class TrainConfig:
 
     def net_kwargs(self) -> dict[str, Any]:
         kw = dict(self.net)
-        kw["in_channels"] = 1 if self.inputs == "image" else 2
+        kw["in_channels"] = IN_CHANNELS[self.inputs]
         kw.setdefault("out_channels", 1)
         return kw
 
@@ -273,7 +285,7 @@ def synthetic_training_frames(
         c = float(np.exp(rng.uniform(np.log(counts[0]), np.log(counts[1]))))
         s = int(rng.integers(0, 2**31 - 1))
         f = synthetic_frame(shape, detector=None, kind=kind, seed=s, counts=c, holder=bool(rng.integers(0, 2)))
-        out.append(TrainFrame(f.counts.astype(np.float32), ~f.beamstop, f"synthetic:{kind}:{s}"))
+        out.append(TrainFrame(f.counts.astype(np.float32), ~f.beamstop, f"synthetic:{kind}:{s}", truth=f.truth))
     return out
 
 
@@ -297,9 +309,10 @@ class _Prepared:
     y: np.ndarray
     valid: np.ndarray
     name: str
+    target: np.ndarray
 
 
-def _prepare(frames: Sequence[TrainFrame], crop: int) -> list[_Prepared]:
+def _prepare(frames: Sequence[TrainFrame], crop: int, truth_targets: bool = True) -> list[_Prepared]:
     out = []
     for f in frames:
         data = np.asarray(f.data, np.float32)
@@ -313,8 +326,15 @@ def _prepare(frames: Sequence[TrainFrame], crop: int) -> list[_Prepared]:
             )
         if valid.mean() < 0.2:
             raise DipHealError(f"training frame {f.name!r} has only {valid.mean():.0%} measured pixels; expected a real frame")
-        y, _ = log_normalise(data, valid)
-        out.append(_Prepared(y, valid, f.name))
+        y, scale = log_normalise(data, valid)
+        target = y
+        if f.truth is not None and truth_targets:
+            truth = np.asarray(f.truth, np.float64)
+            if truth.shape != data.shape:
+                raise DipHealError(f"training frame {f.name!r}: truth {truth.shape} and data {data.shape} differ; "
+                                   "expected the same shape")
+            target = (np.log1p(np.maximum(truth, 0.0)) / scale).astype(np.float32)
+        out.append(_Prepared(y, valid, f.name, target))
     return out
 
 
@@ -331,22 +351,25 @@ def _sample(
             x0 = int(rng.integers(0, f.y.shape[1] - c + 1))
             y = f.y[y0 : y0 + c, x0 : x0 + c]
             v = f.valid[y0 : y0 + c, x0 : x0 + c]
+            t = f.target[y0 : y0 + c, x0 : x0 + c]
             pasted = paste_window(layout, (c, c), rng)
             if augment:
                 if rng.integers(0, 2):
-                    y, v = y[:, ::-1], v[:, ::-1]
+                    y, v, t = y[:, ::-1], v[:, ::-1], t[:, ::-1]
                 if rng.integers(0, 2):
-                    y, v = y[::-1], v[::-1]
+                    y, v, t = y[::-1], v[::-1], t[::-1]
                 if rng.integers(0, 2):
-                    y, v = y.T, v.T
+                    y, v, t = y.T, v.T, t.T
             loss = pasted & v
             if loss.sum() >= 10:
                 break
         y = np.array(y, np.float32)
+        t = np.array(t, np.float32)
         if augment and cfg.gain > 0:
-            y = y * np.float32(rng.uniform(1 - cfg.gain, 1 + cfg.gain))
+            g = np.float32(rng.uniform(1 - cfg.gain, 1 + cfg.gain))
+            y, t = y * g, t * g
         xs.append(model_inputs(y, pasted | ~v, cfg.inputs))
-        ts.append(y[None])
+        ts.append(t[None])
         ms.append(loss[None])
     return np.stack(xs), np.stack(ts), np.stack(ms)
 
@@ -502,17 +525,18 @@ def train(
     if not frames or not val_frames:
         raise DipHealError("no training or no validation frames; expected at least one of each")
     layout = gap_layout(cfg.detector)
-    tr = _prepare(frames, cfg.crop)
-    va = _prepare(val_frames, cfg.crop)
+    tr = _prepare(frames, cfg.crop, cfg.truth_targets)
+    va = _prepare(val_frames, cfg.crop, cfg.truth_targets)
     val = _sample(va, layout, cfg, np.random.default_rng(cfg.seed + 999_983), cfg.val_crops, augment=False)
 
     torch.manual_seed(cfg.seed)
     net = build_net(cfg.arch, cfg.net_kwargs()).to(dev)
-    residual = cfg.inputs == "prefill+mask"
-    if residual:  # start from the fill itself: the last layer's output is zero
+    residual = cfg.inputs in RESIDUAL
+    if residual:  # start near the fill itself: a small last layer (zero would block all gradients)
         last = net.output_layer()
-        torch.nn.init.zeros_(last.weight)
-        torch.nn.init.zeros_(last.bias)
+        with torch.no_grad():
+            last.weight.mul_(cfg.residual_init)
+            last.bias.zero_()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     lr_step = cfg.lr_step or max(1, cfg.steps // 3)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=cfg.lr_gamma)
@@ -594,6 +618,8 @@ def train(
         "training": {
             "protocol": "Chavez et al. 2022: log-normalised crops, detector gaps pasted over measured pixels, "
                         "L1 on pasted measured pixels, Adam with step decay",
+            "targets": ("measured values; noise-free truth where a frame has one (synthetic frames)"
+                        if cfg.truth_targets else "measured values (noisy counts), as in the paper"),
             "frames": [f.name for f in frames],
             "validation_frames": [f.name for f in val_frames],
             "config": asdict(cfg),

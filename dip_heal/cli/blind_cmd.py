@@ -54,17 +54,21 @@ def _expand(patterns: tuple[str, ...], what: str) -> list[Path]:
 @click.option("--val-every", type=int, default=100, show_default=True, help="Validate and checkpoint every N steps.")
 @click.option("--tile", type=int, default=256, show_default=True, help="Tile size used when healing.")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap used when healing.")
-@click.option("--inputs", type=click.Choice(["prefill+mask", "image+mask", "image"]), default="prefill+mask",
+@click.option("--inputs", type=click.Choice(["prefill+mask", "fills+mask", "image+mask", "image"]), default="prefill+mask",
               show_default=True,
               help="Net input: holes pre-filled by row/column interpolation plus the mask (the net learns a "
-                   "correction), holes as 0 plus the mask, or holes as 0 (the paper's single channel).")
+                   "correction), three such fills (smoothing 3, 1, 7) plus the mask, holes as 0 plus the mask, "
+                   "or holes as 0 (the paper's single channel).")
+@click.option("--truth-targets/--measured-targets", default=True, show_default=True,
+              help="Train synthetic frames towards their noise-free truth (default) or, as the paper, "
+                   "towards the measured counts.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/checkpoint if present.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_dilation, layer_width, depth,
           base_channels, growth_rate, hidden_rate, normalization, crop, batch, steps, lr, lr_step, lr_gamma,
-          val_fraction, val_every, tile, overlap, inputs, seed, resume, device, progress) -> None:
+          val_fraction, val_every, tile, overlap, inputs, truth_targets, seed, resume, device, progress) -> None:
     """Train a blind inpainting model (Chavez et al. 2022 protocol) and write MODEL_DIR.
 
     Frames are log-normalised, cut into crops, and the detector's module gaps are pasted over
@@ -94,7 +98,7 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
         frame_shape = list(shapes.pop())
     cfg = TrainConfig(arch=arch, net=net, detector=detector, crop=crop, batch=batch, steps=steps, lr=lr,
                       lr_step=lr_step, lr_gamma=lr_gamma, val_fraction=val_fraction, val_every=val_every,
-                      inputs=inputs, tile=tile, overlap=overlap, seed=seed, frame_shape=frame_shape)
+                      inputs=inputs, truth_targets=truth_targets, tile=tile, overlap=overlap, seed=seed, frame_shape=frame_shape)
     res = run_train(data, out, cfg, device=device, progress=progress, resume=resume)
     v = res.model.card["validation"]
     click.echo(f"wrote {res.model_dir}: {res.model.card['parameters']} parameters, "
