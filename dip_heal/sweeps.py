@@ -606,8 +606,14 @@ def run_sweep(
         "digest": _frame_digest(data, heal, holdout),
         "versions": versions(),
     }
+    record = json.loads(json.dumps(record))  # tuples -> lists, as read back from sweep.json
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage is not None:  # a server: check it answers before writing anything
+        rdb = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     _check_run_dir(run, record)
     run.mkdir(parents=True, exist_ok=True)
+    if storage is None:
+        rdb = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     store_dir = run / "artifacts"
     store_dir.mkdir(exist_ok=True)
     if not (run / "sweep.json").exists():
@@ -615,8 +621,6 @@ def run_sweep(
         np.save(run / "holdout.npy", holdout)
         write_json(run / "sweep.json", record)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rdb = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     fingerprint = {"sweep": {k: v for k, v in spec.to_dict().items() if k != "description"},
                    "config": config.to_dict(), "digest": record["digest"]}
     study = _create_or_join(rdb, study_name, spec, fingerprint)

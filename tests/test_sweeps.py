@@ -156,6 +156,7 @@ def test_unreachable_storage_is_one_line(tmp_path):
         run_sweep(frame, tmp_path / "run", base_config=TINY, sweep_file=sweep,
                   storage="postgresql://nobody@127.0.0.1:1/nothing")
     assert "\n" not in str(exc.value)
+    assert not (tmp_path / "run").exists()  # nothing written before the storage opened
     with pytest.raises(DipHealError, match="cannot open the Optuna storage"):
         run_sweep(frame, tmp_path / "run2", base_config=TINY, sweep_file=sweep, storage="not-a-url")
 
@@ -389,9 +390,12 @@ def test_two_workers_share_a_postgres_study_and_cover_the_grid_once(tmp_path):
 def test_resuming_with_other_options_is_refused(tiny, tmp_path):
     frame, sweep, _ = tiny
     run = tmp_path / "run"
-    run_sweep(frame, run, base_config=TINY, sweep_file=sweep, max_trials=1)
+    per_scale = TINY.replace(channels=(8, 8))  # a tuple field, stored as a JSON list
+    first = run_sweep(frame, run, base_config=per_scale, sweep_file=sweep, max_trials=1)
+    assert first.n_complete == 1
     with pytest.raises(DipHealError, match="holds another sweep"):
         run_sweep(frame, run, base_config=TINY.replace(num_iter=9), sweep_file=sweep)
+    assert run_sweep(frame, run, base_config=per_scale, sweep_file=sweep, max_trials=1).n_complete == 2
     with pytest.raises(DipHealError, match="holds another sweep"):
         run_sweep(frame, tmp_path / "other", base_config=TINY.replace(num_iter=9), sweep_file=sweep,
                   storage=f"sqlite:///{run / 'study.db'}", study_name="tiny-frame")
