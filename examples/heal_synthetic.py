@@ -13,12 +13,12 @@ gaps (written as -1, as a PILATUS with gap flagging does), then
 
 Usage::
 
-    python examples/heal_synthetic.py [--out examples/out] [--iters N] [--seed 7]
+    python examples/heal_synthetic.py [--out examples/out] [--iters 250] [--seed 7]
 
 The same steps on the command line::
 
     dip-heal mask examples/out/synthetic.cbf --out examples/out/synthetic_mask.npy
-    dip-heal fit examples/out/synthetic.cbf --mask examples/out/synthetic_mask.npy --out examples/out/run
+    dip-heal fit examples/out/synthetic.cbf --mask examples/out/synthetic_mask.npy --iters 250 --out examples/out/run
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description="Heal a generated PILATUS 300K frame end to end.")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
-    ap.add_argument("--iters", type=int, default=None, help="DIP iterations (default: the default preset's)")
+    ap.add_argument("--iters", type=int, default=250,
+                    help="DIP iterations (default 250, a few minutes on 2 CPU cores; the default preset allows "
+                         "up to 1000 and stops earlier when its held-out score stops improving)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
