@@ -116,7 +116,7 @@ def contact_sheet(
     title: str | None = None,
     cmap: str = "magma",
     panel_inches: float = 1.6,
-    label_inches: float = 2.3,
+    label_inches: float = 1.8,
     dpi: int = 100,
 ) -> "Figure":
     """A grid of log-scale images with row labels, column labels and starred panels.

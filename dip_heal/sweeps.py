@@ -700,7 +700,8 @@ def _create_or_join(storage: Any, name: str, spec: SweepSpec, fingerprint: dict[
         raise DipHealError(f"study {name!r} exists but was not made by a dip-heal sweep; expected a dip-heal "
                            "study; choose another --study")
     if theirs != json.loads(json.dumps(fingerprint)):
-        diff = sorted(k for k in ("sweep", "config", "digest") if theirs.get(k) != json.loads(json.dumps(fingerprint[k])))
+        ours = json.loads(json.dumps(fingerprint))
+        diff = sorted(k for k in ("sweep", "config", "digest") if theirs.get(k) != ours[k])
         what = {"sweep": "sweep file", "config": "fit options", "digest": "frame, mask or held-out pixels"}
         raise DipHealError(
             f"study {name!r} holds another sweep (its {', '.join(what[d] for d in diff)} differ); expected the "
