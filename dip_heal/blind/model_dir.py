@@ -133,6 +133,8 @@ def save_model(model_dir: str | os.PathLike, net: torch.nn.Module, card: dict[st
         save_file(state, str(tmp), metadata={"format": CARD_FORMAT, "architecture": str(card["architecture"])})
     with atomic_path(out / CARD_NAME) as tmp:
         tmp.write_text(json.dumps(_jsonable(card), indent=1, sort_keys=False) + "\n")
+    for name in (WEIGHTS_NAME, CARD_NAME):  # temporary files are created private; models are shared
+        os.chmod(out / name, 0o644)
     return out
 
 

@@ -199,7 +199,7 @@ def log_normalise(data: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, floa
     Examples
     --------
     >>> y, s = log_normalise(np.array([[0.0, np.e - 1], [-1.0, 3.0]]), np.array([[1, 1], [0, 1]], bool))
-    >>> np.round(y, 3).tolist(), round(s, 3)
+    >>> np.round(y.astype(float), 3).tolist(), round(s, 3)
     ([[0.0, 0.721], [0.0, 1.0]], 1.386)
     """
     d = np.nan_to_num(np.asarray(data, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
