@@ -303,5 +303,5 @@ def bulk(
             logger.error("%s: %s (skipped)", path, msg)
             summary.failed.append((str(path), msg))
     summary.seconds = time.perf_counter() - t0
-    logger.info("%s", summary.line())
+    logger.debug("%s", summary.line())
     return summary
