@@ -138,11 +138,27 @@ def test_log_normalise_roundtrip():
 def test_paste_window_uses_detector_gap_rows():
     from dip_heal.blind.train import gap_layout
 
-    layout = gap_layout("Pilatus300k")
-    win = paste_window(layout, (96, 96), np.random.default_rng(0))
-    assert win.shape == (96, 96) and 0.02 <= win.mean() <= 0.6
-    rows = win.all(axis=1)
-    assert rows.sum() in (0, 17) or rows.sum() < 17  # a whole 17-row gap or part of one at the edge
+    layout = gap_layout("Pilatus1M")
+    rng = np.random.default_rng(0)
+
+    def interior_runs(flags):
+        runs, start = [], None
+        for i, f in enumerate(list(flags) + [False]):
+            if f and start is None:
+                start = i
+            elif not f and start is not None:
+                if start > 0 and i < len(flags):  # runs cut by the window edge are partial
+                    runs.append(i - start)
+                start = None
+        return runs
+
+    for _ in range(20):
+        win = paste_window(layout, (300, 600), rng)
+        assert win.shape == (300, 600) and 0.02 <= win.mean() <= 0.6
+        # PILATUS modules: 17-pixel gap rows, 7-pixel gap columns, at the module pitch
+        assert set(interior_runs(win.all(axis=1))) <= {17}
+        assert set(interior_runs(win.all(axis=0))) <= {7}
+        assert win.all(axis=1).any() or win.all(axis=0).any()
     with pytest.raises(DipHealError, match="no module gaps"):
         gap_layout("Rayonix")
 

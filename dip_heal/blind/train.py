@@ -239,6 +239,10 @@ def gap_layout(detector: str) -> np.ndarray:
 def paste_window(layout: np.ndarray, shape: tuple[int, int], rng: np.random.Generator, *, tries: int = 20) -> np.ndarray:
     """A random ``shape`` window of the detector gap ``layout`` (periodically extended) with gaps in it.
 
+    The extension wraps around the detector's edge without adding a gap band there, so a window
+    that crosses the wrap sees two modules joined; for crops much smaller than the detector this
+    is rare.
+
     Parameters
     ----------
     layout : (P, Q) ndarray of bool
