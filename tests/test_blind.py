@@ -110,7 +110,7 @@ def test_tiling_covers_every_pixel_and_averages_overlaps():
 
 
 def test_tile_grid_and_taper():
-    assert tile_grid(37, 16, 4) == (16, 12, 40)
+    assert tile_grid(37, 16, 4) == (15, 11, 37)
     assert tile_grid(9, 16, 4) == (9, 5, 9)
     assert taper(6, 2).min() > 0 and taper(6, 0).tolist() == [1.0] * 6
 
@@ -438,3 +438,11 @@ def test_truth_targets_for_synthetic_frames():
     bad = TrainFrame(f.data, f.valid, "bad", truth=f.truth[:10])
     with pytest.raises(DipHealError, match="truth"):
         _prepare([bad], 32)
+
+
+def test_tile_grid_covers_with_little_padding():
+    for size in (1, 7, 64, 255, 256, 257, 1043, 981, 2527):
+        for tile, ov in ((256, 32), (64, 8), (16, 0)):
+            t, stride, padded = tile_grid(size, tile, ov)
+            assert t <= tile and stride >= 1 and padded >= size
+            assert padded - size < max(t - min(ov, t - 1), 1)  # less than one stride of padding

@@ -22,12 +22,16 @@ __all__ = ["tile_grid", "taper", "predict_tiled"]
 def tile_grid(size: int, tile: int, overlap: int) -> tuple[int, int, int]:
     """Tile length, stride and padded length covering ``size`` pixels along one axis.
 
+    The number of tiles is the fewest of length ``tile`` that cover ``size`` with ``overlap``;
+    the tiles are then shortened as far as that number still covers the axis, so little work
+    is spent on padding.
+
     Parameters
     ----------
     size : int
         Pixels along the axis.
     tile : int
-        Requested tile length (shrunk to ``size`` when larger).
+        Largest tile length (shrunk to ``size`` when larger).
     overlap : int
         Overlap between neighbouring tiles, ``0 <= overlap < tile``.
 
@@ -38,16 +42,19 @@ def tile_grid(size: int, tile: int, overlap: int) -> tuple[int, int, int]:
     Examples
     --------
     >>> tile_grid(37, 16, 4)
-    (16, 12, 40)
+    (15, 11, 37)
     >>> tile_grid(9, 16, 4)
     (9, 5, 9)
+    >>> tile_grid(1043, 256, 32)
+    (235, 203, 1047)
     """
     if tile < 1 or overlap < 0:
         raise DipHealError(f"tile {tile}, overlap {overlap}; expected tile >= 1 and overlap >= 0")
     t = min(int(tile), int(size))
     ov = min(int(overlap), t - 1)
+    n = max(1, -(-(size - t) // (t - ov)) + 1)
+    t = max(ov + 1, -(-(size + (n - 1) * ov) // n))
     stride = t - ov
-    n = max(1, -(-(size - t) // stride) + 1)
     return t, stride, (n - 1) * stride + t
 
 
