@@ -346,16 +346,21 @@ def with_overrides(spec: SweepSpec, sampler: str | None = None, trials: int | No
     return _check_sampler(out, spec.name)
 
 
-def resolve_config(base: FitConfig, spec: SweepSpec) -> FitConfig:
+def resolve_config(base: FitConfig, spec: SweepSpec, overrides: dict[str, Any] | None = None) -> FitConfig:
     """The config every trial starts from: preset, then the sweep's ``[config]``, then the
-    fields of ``base`` that differ from its preset (the command line's options).
+    command line's options.
 
-    ``holdout_fraction`` is set to 0.03 when it is 0 (a sweep needs held-out pixels).
+    The command line's options are ``overrides`` when given; otherwise the fields of ``base``
+    that differ from its preset (so an option given with the preset's own value cannot be told
+    apart and the sweep file's value is used). ``holdout_fraction`` is set to 0.03 when it is 0
+    (a sweep needs held-out pixels).
     """
     name = getattr(base, "preset_name", None)
     preset = FitConfig.preset(name) if isinstance(name, str) and name in PRESETS else FitConfig()
     ref = json.loads(json.dumps(preset.to_dict()))
     user = {k: v for k, v in base.to_dict().items() if json.loads(json.dumps(v)) != ref[k]}
+    if overrides:
+        user.update(overrides)
     cfg = preset.replace(**spec.config).replace(**user)
     if cfg.holdout_fraction <= 0:
         cfg = cfg.replace(holdout_fraction=0.03)
@@ -516,6 +521,7 @@ def run_sweep(
     heartbeat_interval: int = 5,
     grace_period: int = 20,
     max_trials: int | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> SweepSummary:
     """Run (or resume, or join) a hyperparameter sweep of one frame.
 
@@ -551,6 +557,9 @@ def run_sweep(
         dead (its worker was killed) and is retried.
     max_trials : int, optional
         Stop this worker after running this many trials (the sweep can be resumed).
+    overrides : dict, optional
+        The FitConfig fields the command line set explicitly; they win over the sweep file's
+        ``[config]`` even where they equal the preset's value.
 
     Returns
     -------
@@ -569,7 +578,7 @@ def run_sweep(
     base_config = base_config if base_config is not None else FitConfig.preset("default")
     spec = load_sweep(sweep_file if sweep_file is not None else default_sweep_path(sampler))
     spec = with_overrides(spec, sampler, trials)
-    config = resolve_config(base_config, spec)
+    config = resolve_config(base_config, spec, overrides)
     if run.exists() and not run.is_dir():
         raise DipHealError(f"--out {run} is a file; expected a run folder path; choose another --out")
 

@@ -110,6 +110,10 @@ def test_command_line_options_win_over_the_sweep_config():
     spec = parse_sweep({"config": {"num_iter": 50, "snapshot_every": 10}, "params": {"lr": [0.1]}})
     cfg = resolve_config(FitConfig.preset("default", num_iter=7), spec)
     assert cfg.num_iter == 7 and cfg.snapshot_every == 10
+    # an option equal to the preset's value only wins when passed as an explicit override
+    same = FitConfig.preset("default").snapshot_every
+    assert resolve_config(FitConfig.preset("default"), spec).snapshot_every == 10
+    assert resolve_config(FitConfig.preset("default"), spec, {"snapshot_every": same}).snapshot_every == same
 
 
 @pytest.mark.parametrize("data, match", [
