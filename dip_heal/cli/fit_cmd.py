@@ -69,7 +69,8 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
 
         summary = run_sweep(image, out, base_config=config, mask_path=mask, mask_convention=mask_convention,
                             sweep_file=sweep_file, sampler=sampler, trials=trials, storage=storage,
-                            study_name=study_name, device=device, progress=not no_progress)
+                            study_name=study_name, device=device, progress=not no_progress,
+                            overrides=changes or None)
         click.echo(str(summary))
         return
     from ..runs import fit_to_run
