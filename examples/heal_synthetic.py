@@ -6,7 +6,7 @@ geometry (two 195 x 487 modules of a PILATUS 300K with the 17-row gap between th
 catalogue; gaps written as -1, as a PILATUS with gap flagging does), then
 
 1. writes it as an int32 CBF, as the detector would;
-2. builds the automatic mask (gap sentinels, the beamstop) and
+2. builds the automatic mask (gap sentinels, the beamstop and its holder arm) and
    writes it with its spec and an overlay preview (``dip-heal mask``);
 3. fits the Deep Image Prior with the default preset and writes the run folder with the healed
    CBF and its preview (``dip-heal fit``);
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     mask_path = args.out / "synthetic_mask.npy"
     # a part of a detector: its -1 gap pixels are found as sentinels (a full PILATUS frame gets its
     # gaps from the detector geometry too, whatever their values: detector="auto")
-    spec = MaskSpec(detector="none", beamstop="auto", dilate=0)
+    spec = MaskSpec(detector="none", beamstop="auto", holder="auto", dilate=1)
     files = mask_frame_files(cbf, spec, mask_path, frame=frame)
     heal = read_mask(mask_path, frame.shape)
     logger.info("2. mask: %d pixels to heal (%.1f %%), overlay %s", int(heal.sum()), 100 * heal.mean(),

@@ -113,3 +113,17 @@ def test_device_argument_is_validated(detector_image):
     img, heal = detector_image
     with pytest.raises(DipHealError, match="CUDA is not available"):
         fit(img, heal, FitConfig(**TINY), device="cuda")
+
+
+@pytest.mark.parametrize("shape", [(619, 487), (195, 487)])
+def test_detector_shapes_are_padded_not_cropped(shape):
+    """PILATUS 300K and 100K shapes: padded to multiples of 2**5 inside, never cropped."""
+    rng = np.random.default_rng(1)
+    img = rng.poisson(20, shape).astype(np.float32)
+    heal = np.zeros(shape, bool)
+    heal[100:117, :] = True
+    cfg = FitConfig(depth=5, channels=4, num_iter=2, snapshot_every=1)
+    res = fit(img, heal, cfg)
+    assert res.healed.shape == shape and res.output.shape == shape
+    assert res.extra["padded_shape"] == (-(-shape[0] // 32) * 32, 512)
+    assert np.array_equal(res.healed[~heal], img[~heal])
