@@ -63,3 +63,34 @@ def detector_image() -> tuple[np.ndarray, np.ndarray]:
     heal |= r < 4
     image[heal] = -1
     return image, heal
+
+
+def tiny_sweep_run(folder, *, seed: int, band: tuple, snapshot_every: int, extra_params: str = ""):
+    """Run a finished 2-trial grid sweep (tiny nets) on a 48x48 int32 synthetic frame.
+
+    ``band`` is a pair of slices set to -1 (healed) besides the beamstop; returns the run folder.
+    The frame is ``folder / "frame.npy"``.
+    """
+    import torch
+
+    from dip_heal.sweeps import run_sweep
+    from dip_heal.synthetic import synthetic_frame
+
+    grid = (
+        'sampler = "grid"\n[config]\ndepth = 2\nchannels = 8\nnum_iter = 6\n'
+        f"snapshot_every = {snapshot_every}\nholdout_fraction = 0.05\n"
+        f"[params]\nlr = [1e-3, 1e-2]\n{extra_params}seed = [0]\n"
+    )
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        f = synthetic_frame((48, 48), detector=None, seed=seed)
+        counts = f.counts.copy()
+        counts[f.beamstop] = -1
+        counts[band] = -1
+        np.save(folder / "frame.npy", counts)
+        (folder / "s.toml").write_text(grid)
+        run_sweep(folder / "frame.npy", folder / "run", sweep_file=folder / "s.toml")
+    finally:
+        torch.set_num_threads(n)
+    return folder / "run"

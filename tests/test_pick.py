@@ -7,42 +7,14 @@ import json
 import numpy as np
 import pytest
 
+from conftest import tiny_sweep_run
 from dip_heal.errors import DipHealError
-
-TINY_GRID = """
-sampler = "grid"
-[config]
-depth = 2
-channels = 8
-num_iter = 6
-snapshot_every = 3
-holdout_fraction = 0.05
-[params]
-lr = [1e-3, 1e-2]
-seed = [0]
-"""
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A finished 2-trial sweep of a 48x48 int32 synthetic frame (-1 = healed)."""
-    import torch
-
-    from dip_heal.synthetic import synthetic_frame
-    from dip_heal.sweeps import run_sweep
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    d = tmp_path_factory.mktemp("pick")
-    f = synthetic_frame((48, 48), detector=None, seed=3)
-    counts = f.counts.copy()
-    counts[f.beamstop] = -1
-    counts[:, 10:12] = -1
-    np.save(d / "frame.npy", counts)
-    (d / "s.toml").write_text(TINY_GRID)
-    run_sweep(d / "frame.npy", d / "run", sweep_file=d / "s.toml")
-    torch.set_num_threads(n)
-    return d / "run"
+    return tiny_sweep_run(tmp_path_factory.mktemp("pick"), seed=3, band=(slice(None), slice(10, 12)), snapshot_every=3)
 
 
 def test_pick_best_writes_native_float32_and_preview(run, tmp_path):

@@ -5,44 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import tiny_sweep_run
 from dip_heal.errors import DipHealError
 from dip_heal.sheet import contact_sheet, crop, pages, parse_zoom, reduce_for_display
-
-TINY_GRID = """
-sampler = "grid"
-[config]
-depth = 2
-channels = 8
-num_iter = 6
-snapshot_every = 2
-holdout_fraction = 0.05
-[params]
-lr = [1e-3, 1e-2]
-reg_noise_std = [0.0]
-seed = [0]
-"""
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A finished 2-trial x 3-snapshot sweep of a 48x48 synthetic frame."""
-    import torch
-
-    from dip_heal.synthetic import synthetic_frame
-    from dip_heal.sweeps import run_sweep
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    d = tmp_path_factory.mktemp("sheet")
-    f = synthetic_frame((48, 48), detector=None, seed=2)
-    counts = f.counts.copy()
-    counts[f.beamstop] = -1
-    counts[30:32, :] = -1
-    np.save(d / "frame.npy", counts)
-    (d / "s.toml").write_text(TINY_GRID)
-    run_sweep(d / "frame.npy", d / "run", sweep_file=d / "s.toml")
-    torch.set_num_threads(n)
-    return d / "run"
+    return tiny_sweep_run(tmp_path_factory.mktemp("sheet"), seed=2, band=(slice(30, 32), slice(None)), snapshot_every=2,
+                          extra_params="reg_noise_std = [0.0]\n")
 
 
 def test_parse_zoom_and_crop():
