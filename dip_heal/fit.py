@@ -430,7 +430,7 @@ def fit(
             out = net(net_input).float()
         out_c = out[0, 0, crop[0], crop[1]].detach().cpu()
         if config.ema > 0 and ema_out is not None:
-            out_c = ema_out.clone()
+            out_c = ema_out.cpu().clone()
         y_comp = torch.where(heal_t, out_c, y_t)
         val = float((out_c[hold_t] - y_t[hold_t]).abs().mean()) if holdout.any() else None
         comp = denormalise(y_comp.numpy(), scale)
@@ -460,7 +460,7 @@ def fit(
             if config.ema > 0:
                 # warm-up as TensorFlow's ExponentialMovingAverage: early outputs are soon forgotten
                 decay = min(config.ema, (1.0 + it) / (10.0 + it))
-                o = out.detach()[0, 0, crop[0], crop[1]].float().cpu()
+                o = out.detach()[0, 0, crop[0], crop[1]]  # stays on the device; copied at snapshots only
                 ema_out = o.clone() if ema_out is None else ema_out.mul_(decay).add_(o, alpha=1 - decay)
             loss_v = float(loss.detach())
             rec = {"iteration": it, "loss": loss_v, "seconds": time.perf_counter() - t0}
