@@ -22,6 +22,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "select": ("final", "best_val"),
     "precision": ("fp32", "bf16"),
     "optimizer": ("adam",),
+    "guide": ("none", "azimuthal", "auto"),
 }
 
 
@@ -98,6 +99,20 @@ class FitConfig:
     mirror_input : bool
         Add the frame's centrosymmetric mirror (Friedel pair, ``I(2c - p)``, normalised) as a
         guide channel where the mirrored pixel is measured, and a channel flagging where it is.
+    guide : {'none', 'azimuthal', 'auto'}
+        ``azimuthal``: the network fits the residual from a ring-averaged model of the frame
+        about the beam centre (:func:`dip_heal.polar.azimuthal_model`, what pyFAI's inpainting
+        interpolates). The output is ``model + 2 (sigmoid(net) - 0.5)``, the last layer starts
+        at zero (so iteration 0 is the azimuthal fill itself, kept as a candidate snapshot),
+        and the model is also an input channel. ``auto``: use the model only where it predicts
+        the held-out pixels at least as well as OpenCV's Telea fill does (rings about a
+        well-found centre); a wrong centre or a strongly anisotropic pattern gets the plain DIP.
+        ``auto`` also picks the model's azimuthal bins and smoothing by held-out L1
+        (``guide_azim`` and ``guide_smooth`` apply to ``azimuthal``).
+    guide_azim : int
+        Azimuthal bins of the azimuthal model.
+    guide_smooth : float
+        Smoothing of the azimuthal model along the azimuth, in bins.
     preset_name : str
         Name of the preset this configuration started from (a record only).
     """
@@ -130,6 +145,9 @@ class FitConfig:
     optimizer: str = "adam"
     polar_input: bool = False
     mirror_input: bool = False
+    guide: str = "none"
+    guide_azim: int = 180
+    guide_smooth: float = 2.0
     preset_name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -168,6 +186,10 @@ class FitConfig:
             raise DipHealError(
                 f"FitConfig.holdout_fraction = {self.holdout_fraction!r}; expected a fraction in [0, 0.5)"
             )
+        if isinstance(self.guide_azim, bool) or not isinstance(self.guide_azim, int) or self.guide_azim < 4:
+            raise DipHealError(f"FitConfig.guide_azim = {self.guide_azim!r}; expected an integer >= 4")
+        if not isinstance(self.guide_smooth, (int, float)) or not (0 <= self.guide_smooth <= 50):
+            raise DipHealError(f"FitConfig.guide_smooth = {self.guide_smooth!r}; expected a number in [0, 50]")
         if not (0.0 <= self.ema < 1.0):
             raise DipHealError(f"FitConfig.ema = {self.ema!r}; expected a number in [0, 1)")
         if self.kernel_size % 2 == 0:
@@ -267,6 +289,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "snapshot_every": 25,
         "num_iter": 1000,
         "ema": 0.99,
+        "guide": "auto",
     },
     # the default's network, fp32, plain meshgrid input: for comparisons
     "light": {

@@ -249,7 +249,7 @@ def guide_channels(
     channels : (C, Hp, Wp) ndarray of float32 or None
     center : (x, y) or None
     """
-    if not (config.polar_input or config.mirror_input):
+    if not (config.polar_input or config.mirror_input or config.guide != "none"):
         return None, center
     if center is None:
         from .beam import estimate_center
@@ -275,7 +275,51 @@ def guide_channels(
         mirror = np.zeros(inside.shape, dtype=np.float32)
         mirror[ok] = y[my[ok], mx[ok]]
         chans += [mirror, ok.astype(np.float32)]
+    if not chans:
+        return None, (cx, cy)
     return np.stack(chans).astype(np.float32), (cx, cy)
+
+
+#: azimuthal bins and smoothing tried by ``guide='auto'`` (chosen by held-out L1)
+AUTO_MODEL_GRID: tuple[tuple[int, float], ...] = tuple(
+    (a, sm) for a in (45, 90, 180, 360) for sm in (0.0, 1.0, 2.0, 4.0)
+)
+
+
+def _select_model(
+    y: np.ndarray, fit_px: np.ndarray, holdout: np.ndarray, center: tuple[float, float]
+) -> tuple[int, float]:
+    """The azimuthal model settings of :data:`AUTO_MODEL_GRID` that best predict the held-out pixels."""
+    from .polar import azimuthal_model
+
+    scores = []
+    for n_azim, smooth in AUTO_MODEL_GRID:
+        m = azimuthal_model(y, fit_px, center, n_azim=n_azim, smooth=smooth)
+        scores.append((float(np.abs(m[holdout] - y[holdout]).mean()), n_azim, smooth))
+    l1, n_azim, smooth = min(scores)
+    logger.info("azimuthal model: %d bins, smoothing %.3g bins (held-out L1 %.4g)", n_azim, smooth, l1)
+    return n_azim, smooth
+
+
+def _model_beats_local_fill(
+    image: np.ndarray, y: np.ndarray, model: np.ndarray, holdout: np.ndarray, hide: np.ndarray, scale: float
+) -> bool:
+    """Whether the azimuthal model predicts the held-out pixels at least as well as Telea's fill."""
+    if not holdout.any():
+        logger.info("guide 'auto' without held-out pixels: the azimuthal model is used")
+        return True
+    from .classical import heal_telea
+
+    counts = np.where(hide | ~np.isfinite(image), 0.0, image)
+    telea = np.log1p(np.clip(heal_telea(counts, hide), 0, None)) / scale
+    l1_model = float(np.abs(model[holdout] - y[holdout]).mean())
+    l1_telea = float(np.abs(telea[holdout] - y[holdout]).mean())
+    use = l1_model <= l1_telea
+    logger.info(
+        "held-out L1: azimuthal model %.4g, Telea %.4g: %s", l1_model, l1_telea,
+        "fitting the residual from the azimuthal model" if use else "plain DIP (the model does not fit this frame)",
+    )
+    return use
 
 
 def _validate(image: np.ndarray, heal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -372,6 +416,7 @@ def fit(
         raise DipHealError("no known pixel is left for the loss after the held-out set; lower holdout_fraction")
 
     dev = pick_device(device)
+    t0 = time.perf_counter()  # the clock of every snapshot: includes the set-up (centre, model)
     _seed_all(config.seed)
     y, scale = normalise(image, known)
 
@@ -388,7 +433,45 @@ def fit(
     net_input = _net_input(config, (hp, wp), dev)
     if guides is not None:
         net_input = torch.cat([net_input, torch.from_numpy(guides)[None].to(dev)], dim=1)
+    base: torch.Tensor | None = None
+    guide_used = "none"
+    if config.guide != "none":
+        from .polar import azimuthal_model
+
+        assert center is not None
+        n_azim, smooth = config.guide_azim, config.guide_smooth
+        if config.guide == "auto" and holdout.any():
+            n_azim, smooth = _select_model(y, fit_px, holdout, center)
+        model = azimuthal_model(y, fit_px, center, n_azim=n_azim, smooth=smooth, pads=(pt, pb, pl, pr))
+        use = True
+        if config.guide == "auto":
+            use = _model_beats_local_fill(image, y, model[crop], holdout, heal_all | holdout, scale)
+        if use:
+            guide_used = "azimuthal"
+            base = torch.from_numpy(model)[None, None].to(dev)
+            net_input = torch.cat([net_input, base], dim=1)
+        else:
+            # keep the input layout of the configuration: a zero channel instead of the model
+            net_input = torch.cat([net_input, torch.zeros_like(net_input[:, :1])], dim=1)
     net = build_net(config, in_channels=net_input.shape[1]).to(dev)
+    if base is not None:
+        # residual from the model, starting at exactly zero: iteration 0 is the azimuthal fill
+        last = net.out if hasattr(net, "out") else None
+        if last is not None:
+            with torch.no_grad():
+                for p_ in last.parameters():
+                    p_.zero_()
+
+    # the output layer (1x1 conv + sigmoid) runs in fp32 even under bf16 autocast: bf16 would
+    # quantise the output to steps of ~0.004 in normalised log intensity, as large as the errors
+    body, head = net[:-2], net[-2:]
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        h = body(x)
+        with torch.autocast(device_type=dev.type, enabled=False):
+            o = head(h.float())
+        return o if base is None else base + (o - 0.5) * 2.0
+
     mem = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(memory_format=mem)
     net_input = net_input.contiguous(memory_format=mem)
@@ -413,7 +496,6 @@ def fit(
     best: tuple[float, Snapshot] | None = None
     last_snapshot: Snapshot | None = None
     since_best = 0
-    t0 = time.perf_counter()
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -427,7 +509,7 @@ def fit(
     def snapshot_at(it: int, loss_v: float) -> Snapshot:
         nonlocal ema_out
         with torch.no_grad(), autocast:
-            out = net(net_input).float()
+            out = forward(net_input).float()
         out_c = out[0, 0, crop[0], crop[1]].detach().cpu()
         if config.ema > 0 and ema_out is not None:
             out_c = ema_out.cpu().clone()
@@ -437,9 +519,39 @@ def fit(
         comp[known] = image[known]
         return Snapshot(iteration=it, healed=comp, val_l1=val, loss=loss_v, seconds=time.perf_counter() - t0)
 
+    def take_snapshot(it: int, loss_v: float, rec: dict[str, float]) -> bool:
+        """Record a snapshot; True when the fit should stop."""
+        nonlocal last_snapshot, best, since_best
+        snap = snapshot_at(it, loss_v)
+        rec["val_l1"] = snap.val_l1 if snap.val_l1 is not None else float("nan")
+        last_snapshot = snap
+        if keep_snapshots:
+            snapshots.append(snap)
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss_v:.3g}", val=f"{snap.val_l1:.4g}" if snap.val_l1 is not None else "-")
+        stop = False
+        if snap.val_l1 is not None:
+            if best is None or snap.val_l1 < best[0]:
+                best = (snap.val_l1, snap)
+                since_best = 0
+            else:
+                since_best += 1
+            if config.select == "best_val" and config.patience and since_best >= config.patience:
+                logger.info("early stop at iteration %d (best held-out L1 at %d)", it, best[1].iteration)
+                stop = True
+        if callback is not None:
+            stop = bool(callback(snap, dict(rec))) or stop
+        return stop
+
     stopped_at = config.num_iter
+    if base is not None:
+        # iteration 0 is the azimuthal fill: a candidate like any snapshot
+        rec0 = {"iteration": 0, "loss": float("nan"), "seconds": time.perf_counter() - t0}
+        metrics.append(rec0)
+        if take_snapshot(0, float("nan"), rec0):
+            stopped_at = 0
     try:
-        for it in range(1, config.num_iter + 1):
+        for it in range(1, config.num_iter + 1 if stopped_at else 1):
             opt.zero_grad(set_to_none=True)
             if config.param_noise and config.param_noise_scale > 0:
                 with torch.no_grad():
@@ -450,7 +562,7 @@ def fit(
             else:
                 inp = net_input
             with autocast:
-                out = net(inp)
+                out = forward(inp)
             out = out.float()
             diff = out - target
             err = diff.square() if config.loss == "mse" else diff.abs()
@@ -468,26 +580,7 @@ def fit(
             if bar is not None:
                 bar.update(1)
             if it % config.snapshot_every == 0 or it == config.num_iter:
-                snap = snapshot_at(it, loss_v)
-                rec["val_l1"] = snap.val_l1 if snap.val_l1 is not None else float("nan")
-                last_snapshot = snap
-                if keep_snapshots:
-                    snapshots.append(snap)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{loss_v:.3g}", val=f"{snap.val_l1:.4g}" if snap.val_l1 is not None else "-")
-                stop = False
-                if snap.val_l1 is not None:
-                    if best is None or snap.val_l1 < best[0]:
-                        best = (snap.val_l1, snap)
-                        since_best = 0
-                    else:
-                        since_best += 1
-                    if config.select == "best_val" and config.patience and since_best >= config.patience:
-                        logger.info("early stop at iteration %d (best held-out L1 at %d)", it, best[1].iteration)
-                        stop = True
-                if callback is not None:
-                    stop = bool(callback(snap, dict(rec))) or stop
-                if stop:
+                if take_snapshot(it, loss_v, rec):
                     stopped_at = it
                     break
     finally:
@@ -499,7 +592,7 @@ def fit(
         chosen = best[1]
     assert chosen is not None  # num_iter >= 1 always yields a snapshot at the last iteration or a stop
     with torch.no_grad(), autocast:
-        full = net(net_input).float()[0, 0, crop[0], crop[1]].cpu().numpy()
+        full = forward(net_input).float()[0, 0, crop[0], crop[1]].cpu().numpy()
     logger.info(
         "fit done: %d iterations in %.1f s, returned iteration %d%s",
         stopped_at, seconds, chosen.iteration,
@@ -516,7 +609,8 @@ def fit(
         seconds=seconds,
         holdout=holdout if holdout.any() else None,
         scale=scale,
-        extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": (hp, wp), "center": center},
+        extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": (hp, wp), "center": center,
+               "guide": guide_used},
     )
 
 

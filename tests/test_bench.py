@@ -402,7 +402,7 @@ def test_cli_bench_dip_budget(tmp_path):
                                   str(cfg), "--dip-iters", "3", "--out", str(out), "--no-panels"])
     assert r.exit_code == 0, r.output
     assert re.search(r"\| dip:\S+ \(tiny\.json, 3 it\) \|", r.output)
-    assert "(3 it)" in r.output
+    assert "(3 it" in r.output  # ", kept 0" when the azimuthal fill (iteration 0) wins
     assert not (out / "panels").exists()
 
 

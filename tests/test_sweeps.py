@@ -189,9 +189,9 @@ def test_grid_runs_each_point_once_and_reproduces_with_its_seed(tiny, tmp_path):
     assert t.params == {"lr": 1e-2, "reg_noise_std": 0.03, "seed": 0}
     assert t.user_attrs["seed"] == 0 and t.user_attrs["config"]["lr"] == 1e-2
     snaps = t.user_attrs["snapshots"]
-    assert [s["iteration"] for s in snaps] == [3, 6]
+    assert [s["iteration"] for s in snaps] == [0, 3, 6]  # 0: the azimuthal fill (guide "auto")
     assert t.value == min(s["val_l1"] for s in snaps)
-    assert t.user_attrs["best_iteration"] in (3, 6)
+    assert t.user_attrs["best_iteration"] in (0, 3, 6)
     assert t.intermediate_values == {s["iteration"]: pytest.approx(s["val_l1"]) for s in snaps}
     rec = json.loads((run / "sweep.json").read_text())
     metas = optuna.artifacts.get_all_artifact_meta(t, storage=optuna.storages.RDBStorage(rec["storage"]))
@@ -287,7 +287,7 @@ def test_ctrl_c_then_rerun_completes_each_point_once(tiny, tmp_path, monkeypatch
     assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
     assert retried[0].params == interrupted[0].params
     # the retry records only its own snapshots
-    assert [s["iteration"] for s in retried[0].user_attrs["snapshots"]] == [3, 6]
+    assert [s["iteration"] for s in retried[0].user_attrs["snapshots"]] == [0, 3, 6]
 
 
 _WORKER = """

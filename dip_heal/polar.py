@@ -1,0 +1,112 @@
+"""An azimuthal model of a scattering pattern: the image averaged along rings about the beam.
+
+The model is a polar image (one radial bin per pixel, ``n_azim`` azimuthal bins) of the mean
+normalised log intensity of the measured pixels, with empty bins interpolated along the ring
+(periodically) and then along the radius, evaluated at every pixel of a grid by bilinear
+interpolation. It is what pyFAI's ``inpainting`` computes, but defined everywhere (also on
+measured pixels and outside the frame), so a Deep Image Prior can fit the residual from it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+__all__ = ["azimuthal_model"]
+
+logger = logging.getLogger(__name__)
+
+
+def _fill_periodic(values: np.ndarray, have: np.ndarray) -> np.ndarray:
+    """Linear interpolation of the empty entries of each row, periodic along the row."""
+    out = values.copy()
+    n = values.shape[1]
+    idx = np.arange(n)
+    for i in np.flatnonzero(have.any(axis=1) & ~have.all(axis=1)):
+        k = np.flatnonzero(have[i])
+        xp = np.concatenate([k - n, k, k + n])
+        fp = np.tile(values[i, k], 3)
+        out[i] = np.interp(idx, xp, fp)
+    return out
+
+
+def azimuthal_model(
+    y: np.ndarray,
+    known: np.ndarray,
+    center: tuple[float, float],
+    *,
+    n_azim: int = 90,
+    smooth: float = 1.0,
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> np.ndarray:
+    """Ring-averaged model of ``y`` about ``center``, evaluated on the (padded) grid.
+
+    Parameters
+    ----------
+    y : (M, N) ndarray of float
+        Image (any intensity space; the DIP passes normalised log intensity).
+    known : (M, N) ndarray of bool
+        Pixels whose values enter the model.
+    center : (x, y)
+        Beam centre in pixels (column, row); may lie outside the frame.
+    n_azim : int
+        Azimuthal bins (90 = 4 degrees: averages enough pixels per bin on small radii).
+    smooth : float
+        Gaussian smoothing of the polar image along the azimuth, in bins (0 = none), weighted by
+        the number of pixels per bin.
+    pads : (top, bottom, left, right)
+        Extra rows/columns of the grid to evaluate on (the DIP's padded grid).
+
+    Returns
+    -------
+    model : (M + top + bottom, N + left + right) ndarray of float32
+    """
+    y = np.asarray(y, dtype=np.float64)
+    known = np.asarray(known, dtype=bool)
+    if y.shape != known.shape or y.ndim != 2:
+        raise ValueError(f"got image {y.shape} and mask {known.shape}; expected two 2-D arrays of one shape")
+    if n_azim < 4:
+        raise ValueError(f"got n_azim={n_azim}; expected at least 4 azimuthal bins")
+    cx, cy = float(center[0]), float(center[1])
+    m, n = y.shape
+    yy, xx = np.nonzero(known)
+    r = np.hypot(xx - cx, yy - cy)
+    phi = np.arctan2(yy - cy, xx - cx)
+    # grid extent: farthest corner of the padded grid
+    pt, pb, pl, pr = pads
+    corners = np.array([[-pl, -pt], [n - 1 + pr, -pt], [-pl, m - 1 + pb], [n - 1 + pr, m - 1 + pb]], float)
+    n_rad = int(np.ceil(np.hypot(corners[:, 0] - cx, corners[:, 1] - cy).max())) + 2
+    rb = np.rint(r).astype(np.int64)
+    ab = np.floor((phi + np.pi) / (2 * np.pi) * n_azim).astype(np.int64) % n_azim
+    key = rb * n_azim + ab
+    cnt = np.bincount(key, minlength=n_rad * n_azim).reshape(n_rad, n_azim).astype(np.float64)
+    tot = np.bincount(key, weights=y[known], minlength=n_rad * n_azim).reshape(n_rad, n_azim)
+    if smooth > 0:
+        from scipy import ndimage
+
+        tot = ndimage.gaussian_filter1d(tot, smooth, axis=1, mode="wrap")
+        cnt = ndimage.gaussian_filter1d(cnt, smooth, axis=1, mode="wrap")
+    have = cnt > 1e-3
+    polar = np.where(have, tot / np.maximum(cnt, 1e-12), 0.0)
+    polar = _fill_periodic(polar, have)
+    rows = have.any(axis=1)
+    if not rows.any():
+        raise ValueError("no known pixel to build the azimuthal model from")
+    if not rows.all():
+        k = np.flatnonzero(rows)
+        ri = np.arange(n_rad)
+        polar = np.stack([np.interp(ri, k, polar[k, j]) for j in range(n_azim)], axis=1)
+    # bilinear evaluation on the grid (bin centres: radius i, azimuth (j + 0.5) / n_azim)
+    gy, gx = np.mgrid[-pt : m + pb, -pl : n + pr].astype(np.float64)
+    gr = np.hypot(gx - cx, gy - cy)
+    ga = (np.arctan2(gy - cy, gx - cx) + np.pi) / (2 * np.pi) * n_azim - 0.5
+    r0 = np.clip(np.floor(gr).astype(np.int64), 0, n_rad - 2)
+    fr = np.clip(gr - r0, 0.0, 1.0)
+    a0 = np.floor(ga).astype(np.int64)
+    fa = ga - a0
+    a0 %= n_azim
+    a1 = (a0 + 1) % n_azim
+    top = polar[r0, a0] * (1 - fa) + polar[r0, a1] * fa
+    bot = polar[r0 + 1, a0] * (1 - fa) + polar[r0 + 1, a1] * fa
+    return (top * (1 - fr) + bot * fr).astype(np.float32)
