@@ -482,8 +482,10 @@ def _sweep_config(run_dir: Path) -> tuple[Any, str]:
     if not best.config or best.best_iteration is None:
         raise DipHealError(f"{run_dir}: trial {best.number} has no recorded config or recommended snapshot; "
                            "expected a sweep run by dip-heal")
-    config = FitConfig.from_dict(best.config).replace(num_iter=int(best.best_iteration), select="final",
-                                                     holdout_fraction=0.0, patience=0)
+    config = FitConfig.from_dict(best.config)
+    # a blend needs its held-out pixels to weigh the fills; a plain fit uses every known pixel
+    config = config.replace(num_iter=max(1, int(best.best_iteration)), select="final", patience=0,
+                            holdout_fraction=config.holdout_fraction if config.blend else 0.0)
     return config, f"{run_dir.name} trial {best.number}"
 
 

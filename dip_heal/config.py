@@ -109,6 +109,11 @@ class FitConfig:
         well-found centre); a wrong centre or a strongly anisotropic pattern gets the plain DIP.
         ``auto`` also picks the model's azimuthal bins and smoothing by held-out L1
         (``guide_azim`` and ``guide_smooth`` apply to ``azimuthal``).
+    blend : bool
+        Heal with a blend of the network's output, the azimuthal model's fill and OpenCV's
+        Telea fill, with weights (a 0.1 grid on the simplex) chosen at every snapshot by L1 on
+        the held-out pixels (needs ``holdout_fraction > 0``). Each fill is computed once; the
+        weights are recorded in the result. Iteration 0 (the fills alone) is a candidate.
     guide_azim : int
         Azimuthal bins of the azimuthal model.
     guide_smooth : float
@@ -146,6 +151,7 @@ class FitConfig:
     polar_input: bool = False
     mirror_input: bool = False
     guide: str = "none"
+    blend: bool = False
     guide_azim: int = 180
     guide_smooth: float = 2.0
     preset_name: str = "custom"
@@ -198,6 +204,8 @@ class FitConfig:
             raise DipHealError(
                 f"FitConfig.input_depth = {self.input_depth} with a meshgrid input; a meshgrid has 2 channels"
             )
+        if self.blend and self.holdout_fraction <= 0:
+            raise DipHealError("FitConfig.blend needs held-out pixels to choose its weights; set holdout_fraction > 0")
         if self.select == "best_val" and self.holdout_fraction <= 0:
             raise DipHealError(
                 "FitConfig.select = 'best_val' needs held-out pixels; set holdout_fraction > 0 (e.g. 0.03)"
@@ -275,8 +283,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "faithful": {},
     # the best time-to-quality measured so far on this CPU (benchmarks/README.md): a narrower
     # network at full resolution (9x less CPU time per iteration), bf16 autocast, channels-last,
-    # polar and Friedel-mirror guide inputs about the beam centre, an output moving average, and
-    # the snapshot with the lowest held-out L1, stopping once it stops improving
+    # polar and Friedel-mirror guide inputs about the beam centre, an output moving average, a
+    # blend with the azimuthal and Telea fills weighted on held-out pixels, and the snapshot
+    # with the lowest held-out L1, stopping once it stops improving
     "default": {
         "channels": (32, 64, 64, 128, 128),
         "precision": "bf16",
@@ -289,7 +298,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "snapshot_every": 25,
         "num_iter": 1000,
         "ema": 0.99,
-        "guide": "auto",
+        "blend": True,
     },
     # the default's network, fp32, plain meshgrid input: for comparisons
     "light": {

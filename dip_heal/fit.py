@@ -43,6 +43,7 @@ class Snapshot:
     val_l1: float | None = None
     loss: float | None = None
     seconds: float = 0.0
+    weights: dict[str, float] | None = None
 
 
 @dataclass
@@ -142,12 +143,30 @@ def _runs(mask: np.ndarray, axis: int) -> np.ndarray:
     return ends[1] - starts[1]
 
 
-def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Withhold a seeded subset of known pixels, drawn as short segments shaped like the gaps.
+def _pixel_runs(mask: np.ndarray, axis: int) -> np.ndarray:
+    """At every True pixel of ``mask``, the length of the run of True pixels along ``axis`` it lies in."""
+    m = np.moveaxis(mask, axis, -1)
+    flat = m.reshape(-1, m.shape[-1])
+    padded = np.pad(flat, ((0, 0), (1, 0)))
+    starts = flat & ~padded[:, :-1]
+    ids = np.cumsum(starts.ravel()).reshape(flat.shape)
+    ids = np.where(flat, ids, 0)
+    lengths = np.bincount(ids.ravel())
+    lengths[0] = 0
+    out = lengths[ids].reshape(m.shape)
+    return np.moveaxis(out, -1, axis)
 
-    The segments have the thickness of the frame's holes (the median run length of ``heal``
-    across its thin direction, 1 to 8 px) and a length of 4 to 16 times that, horizontal or
-    vertical, until ``fraction`` of the known pixels are covered.
+
+def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Withhold a seeded subset of known pixels, drawn as segments shaped like the holes.
+
+    Each segment's thickness is drawn from the thickness of the holes, weighted by pixels (the
+    shorter of the vertical and horizontal runs through a hole pixel, capped at 8 px): a frame
+    whose holes are mostly module gaps gets mostly 7 to 8 px thick segments, so the held-out
+    error measures what healing those gaps needs, not single dead pixels (thicker segments
+    would be too few to average over a frame). Segments
+    are 4 to 16 times as long as thick, horizontal or vertical, until ``fraction`` of the known
+    pixels are covered.
 
     Parameters
     ----------
@@ -169,8 +188,11 @@ def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int
     if fraction <= 0 or n_known == 0:
         return holdout
     target = int(round(fraction * n_known))
-    runs = np.concatenate([_runs(heal, 0), _runs(heal, 1)]) if heal.any() else np.array([2])
-    thick = int(np.clip(np.median(runs[runs <= np.percentile(runs, 50)]) if runs.size else 2, 1, 8))
+    if heal.any():
+        thin = np.minimum(_pixel_runs(heal, 0), _pixel_runs(heal, 1))[heal]
+        thicknesses = np.clip(thin, 1, 8)
+    else:
+        thicknesses = np.array([2])
     rng = np.random.default_rng(seed)
     ny, nx = known.shape
     kn = np.argwhere(known)
@@ -179,6 +201,7 @@ def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int
         if count >= target:
             break
         y, x = kn[rng.integers(len(kn))]
+        thick = int(thicknesses[rng.integers(len(thicknesses))])
         length = int(thick * rng.integers(4, 17))
         if rng.random() < 0.5:
             y0, x0 = max(0, y - thick // 2), max(0, x - length // 2)
@@ -249,7 +272,7 @@ def guide_channels(
     channels : (C, Hp, Wp) ndarray of float32 or None
     center : (x, y) or None
     """
-    if not (config.polar_input or config.mirror_input or config.guide != "none"):
+    if not (config.polar_input or config.mirror_input or config.guide != "none" or config.blend):
         return None, center
     if center is None:
         from .beam import estimate_center
@@ -299,6 +322,58 @@ def _select_model(
     l1, n_azim, smooth = min(scores)
     logger.info("azimuthal model: %d bins, smoothing %.3g bins (held-out L1 %.4g)", n_azim, smooth, l1)
     return n_azim, smooth
+
+
+def _simplex(k: int, steps: int = 10) -> np.ndarray:
+    """All weight vectors of ``k`` non-negative entries in multiples of 1/steps summing to 1."""
+    import itertools
+
+    rows = [c + (steps - sum(c),) for c in itertools.product(range(steps + 1), repeat=k - 1) if sum(c) <= steps]
+    return np.array(rows, dtype=np.float64) / steps
+
+
+class _Blender:
+    """Blend of the network output with fixed classical fills, weighted by held-out L1.
+
+    The fills are computed twice: with the held-out pixels hidden (to weigh them honestly
+    against the network, which never sees those pixels) and with only the holes hidden (what
+    goes into the healed frame).
+    """
+
+    names = ("dip", "azimuthal", "telea")
+
+    def __init__(self, image: np.ndarray, y: np.ndarray, known: np.ndarray, heal: np.ndarray,
+                 holdout: np.ndarray, center: tuple[float, float], model_settings: tuple[int, float],
+                 scale: float) -> None:
+        from .classical import heal_telea
+        from .polar import azimuthal_model
+
+        n_azim, smooth = model_settings
+        hide = heal | holdout
+
+        def telea(mask: np.ndarray) -> np.ndarray:
+            counts = np.where(mask | ~np.isfinite(image), 0.0, image)
+            return np.log1p(np.clip(heal_telea(counts, mask), 0, None)) / scale
+
+        a_ho = azimuthal_model(y, known & ~holdout, center, n_azim=n_azim, smooth=smooth)
+        a_fin = azimuthal_model(y, known, center, n_azim=n_azim, smooth=smooth)
+        self.y = y
+        self.heal = heal
+        self.holdout = holdout
+        self.y_ho = y[holdout].astype(np.float64)
+        self.fills_ho = np.stack([a_ho[holdout], telea(hide)[holdout]]).astype(np.float64)
+        self.fills_heal = np.stack([a_fin[heal], telea(heal)[heal]]).astype(np.float64)
+        self.combos = _simplex(1 + len(self.fills_ho))
+
+    def __call__(self, out: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+        """Blended normalised image, its held-out L1 and the weights, for one network output."""
+        f_ho = np.vstack([out[self.holdout][None].astype(np.float64), self.fills_ho])
+        errs = np.abs(self.combos @ f_ho - self.y_ho).mean(axis=1)
+        k = int(np.argmin(errs))
+        w = self.combos[k]
+        y_comp = self.y.copy()
+        y_comp[self.heal] = (w[0] * out[self.heal] + w[1:] @ self.fills_heal).astype(y_comp.dtype)
+        return y_comp, float(errs[k]), {n: float(v) for n, v in zip(self.names, w)}
 
 
 def _model_beats_local_fill(
@@ -435,13 +510,14 @@ def fit(
         net_input = torch.cat([net_input, torch.from_numpy(guides)[None].to(dev)], dim=1)
     base: torch.Tensor | None = None
     guide_used = "none"
+    model_settings: tuple[int, float] | None = None
     if config.guide != "none":
         from .polar import azimuthal_model
 
         assert center is not None
         n_azim, smooth = config.guide_azim, config.guide_smooth
         if config.guide == "auto" and holdout.any():
-            n_azim, smooth = _select_model(y, fit_px, holdout, center)
+            n_azim, smooth = model_settings = _select_model(y, fit_px, holdout, center)
         model = azimuthal_model(y, fit_px, center, n_azim=n_azim, smooth=smooth, pads=(pt, pb, pl, pr))
         use = True
         if config.guide == "auto":
@@ -461,6 +537,13 @@ def fit(
             with torch.no_grad():
                 for p_ in last.parameters():
                     p_.zero_()
+
+    blender: _Blender | None = None
+    if config.blend and holdout.any():
+        assert center is not None
+        if model_settings is None:
+            model_settings = _select_model(y, fit_px, holdout, center)
+        blender = _Blender(image, y, known, heal_all, holdout, center, model_settings, scale)
 
     # the output layer (1x1 conv + sigmoid) runs in fp32 even under bf16 autocast: bf16 would
     # quantise the output to steps of ~0.004 in normalised log intensity, as large as the errors
@@ -513,11 +596,16 @@ def fit(
         out_c = out[0, 0, crop[0], crop[1]].detach().cpu()
         if config.ema > 0 and ema_out is not None:
             out_c = ema_out.cpu().clone()
-        y_comp = torch.where(heal_t, out_c, y_t)
-        val = float((out_c[hold_t] - y_t[hold_t]).abs().mean()) if holdout.any() else None
-        comp = denormalise(y_comp.numpy(), scale)
+        weights = None
+        if blender is not None:
+            y_np, val, weights = blender(out_c.numpy())
+        else:
+            y_np = torch.where(heal_t, out_c, y_t).numpy()
+            val = float((out_c[hold_t] - y_t[hold_t]).abs().mean()) if holdout.any() else None
+        comp = denormalise(y_np, scale)
         comp[known] = image[known]
-        return Snapshot(iteration=it, healed=comp, val_l1=val, loss=loss_v, seconds=time.perf_counter() - t0)
+        return Snapshot(iteration=it, healed=comp, val_l1=val, loss=loss_v, seconds=time.perf_counter() - t0,
+                        weights=weights)
 
     def take_snapshot(it: int, loss_v: float, rec: dict[str, float]) -> bool:
         """Record a snapshot; True when the fit should stop."""
@@ -544,8 +632,8 @@ def fit(
         return stop
 
     stopped_at = config.num_iter
-    if base is not None:
-        # iteration 0 is the azimuthal fill: a candidate like any snapshot
+    if base is not None or blender is not None:
+        # iteration 0 is the azimuthal fill (guide) or the classical blend: a candidate like any snapshot
         rec0 = {"iteration": 0, "loss": float("nan"), "seconds": time.perf_counter() - t0}
         metrics.append(rec0)
         if take_snapshot(0, float("nan"), rec0):
@@ -598,6 +686,8 @@ def fit(
         stopped_at, seconds, chosen.iteration,
         f" (held-out L1 {chosen.val_l1:.4g})" if chosen.val_l1 is not None else "",
     )
+    if chosen.weights is not None:
+        logger.info("blend weights: %s", ", ".join(f"{k} {v:.1f}" for k, v in chosen.weights.items()))
     return FitResult(
         healed=chosen.healed,
         output=denormalise(full, scale),
@@ -610,7 +700,7 @@ def fit(
         holdout=holdout if holdout.any() else None,
         scale=scale,
         extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": (hp, wp), "center": center,
-               "guide": guide_used},
+               "guide": guide_used, "blend": chosen.weights},
     )
 
 

@@ -58,7 +58,7 @@ def test_guide_config_is_validated():
         FitConfig(guide="rings")
     with pytest.raises(DipHealError, match="guide_azim"):
         FitConfig(guide_azim=2)
-    assert FitConfig.preset("default").guide == "auto"
+    assert FitConfig.preset("default").blend and FitConfig.preset("default").guide == "none"
     assert FitConfig.preset("faithful").guide == "none"
 
 
@@ -106,3 +106,22 @@ def test_guided_fit_is_seeded():
     a = fit(img, heal, cfg, center=(30.3, 35.7))
     b = fit(img, heal, cfg, center=(30.3, 35.7))
     assert np.array_equal(a.healed, b.healed) and a.iteration == b.iteration
+
+
+def test_blend_weights_are_chosen_on_held_out_pixels():
+    from dip_heal.fit import _simplex
+
+    w = _simplex(3)
+    assert w.shape == (66, 3) and np.allclose(w.sum(axis=1), 1) and (w >= 0).all()
+    img, heal = _ring_frame()
+    cfg = FitConfig(**TINY, blend=True, holdout_fraction=0.05)
+    res = fit(img, heal, cfg, center=(30.3, 35.7))
+    assert res.snapshots[0].iteration == 0
+    for snap in res.snapshots:
+        assert set(snap.weights) == {"dip", "azimuthal", "telea"}
+        assert sum(snap.weights.values()) == pytest.approx(1.0)
+    # on clean rings about a known centre the azimuthal fill carries the blend
+    assert res.extra["blend"]["azimuthal"] >= 0.5
+    assert np.array_equal(res.healed[~heal], img[~heal])
+    with pytest.raises(DipHealError, match="blend needs held-out"):
+        FitConfig(blend=True)
