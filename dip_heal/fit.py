@@ -632,6 +632,7 @@ def fit(
         return stop
 
     stopped_at = config.num_iter
+    last_snap_t = time.perf_counter() - t0
     if base is not None or blender is not None:
         # iteration 0 is the azimuthal fill (guide) or the classical blend: a candidate like any snapshot
         rec0 = {"iteration": 0, "loss": float("nan"), "seconds": time.perf_counter() - t0}
@@ -671,6 +672,13 @@ def fit(
                 if take_snapshot(it, loss_v, rec):
                     stopped_at = it
                     break
+                now = time.perf_counter() - t0
+                if config.time_limit and it < config.num_iter and now + (now - last_snap_t) > config.time_limit:
+                    logger.info("time limit: stopping at iteration %d after %.0f s (limit %.0f s)",
+                                it, now, config.time_limit)
+                    stopped_at = it
+                    break
+                last_snap_t = now
     finally:
         if bar is not None:
             bar.close()

@@ -127,3 +127,17 @@ def test_detector_shapes_are_padded_not_cropped(shape):
     assert res.healed.shape == shape and res.output.shape == shape
     assert res.extra["padded_shape"] == (-(-shape[0] // 32) * 32, 512)
     assert np.array_equal(res.healed[~heal], img[~heal])
+
+
+def test_time_limit_stops_at_a_snapshot_and_records_where(detector_image):
+    img, heal = detector_image
+    cfg = FitConfig(**{**TINY, "num_iter": 100000, "snapshot_every": 2}, time_limit=1.0)
+    res = fit(img, heal, cfg)
+    assert res.seconds < 5.0
+    stop = res.extra["stopped_at"]
+    assert 2 <= stop < 100000 and stop % 2 == 0 and res.iteration == stop
+    # a rerun with that many iterations and no limit reproduces it exactly
+    again = fit(img, heal, cfg.replace(num_iter=stop, time_limit=0.0))
+    assert np.array_equal(again.healed, res.healed)
+    with pytest.raises(DipHealError, match="time_limit"):
+        FitConfig(time_limit=-1)
