@@ -143,6 +143,7 @@ def fit_to_run(
     device: str | None = None,
     progress: bool = False,
     force: bool = False,
+    center: tuple[float, float] | None = None,
 ) -> RunSummary:
     """Fit one frame and write a run folder (see the module docstring for its layout).
 
@@ -162,6 +163,8 @@ def fit_to_run(
     progress : bool
     force : bool
         Replace an existing, non-empty run folder.
+    center : (x, y), optional
+        Beam centre in pixels (default: estimated from the frame when the configuration needs one).
 
     Returns
     -------
@@ -211,7 +214,8 @@ def fit_to_run(
             save_preview(stem.with_suffix(".png"), snap.healed, limits=limits, outline=False)
 
         image = np.where(heal, np.nan, frame.data).astype(np.float32)
-        result = fit(image, heal, config, device=device, progress=progress, callback=on_snapshot, keep_snapshots=False)
+        result = fit(image, heal, config, device=device, progress=progress, callback=on_snapshot, keep_snapshots=False,
+                     center=center)
 
         with atomic_path(tmp / "metrics.csv") as mtmp:
             with open(mtmp, "w", newline="") as fh:
@@ -228,6 +232,8 @@ def fit_to_run(
             "iteration": result.iteration,
             "seconds": result.seconds,
             "stopped_at": result.extra.get("stopped_at"),
+            "center": result.extra.get("center"),
+            "blend": result.extra.get("blend"),
             "device": result.extra.get("device"),
             "healed": healed_tmp.name,
             "scale": result.scale,

@@ -149,3 +149,22 @@ def test_existing_run_folder_needs_force(tmp_path, cbf_frame, tiny_config):
     (out / "keep.txt").write_text("x")
     _one_line_error(run(["fit", str(path), "--config", str(tiny_config), "--out", str(out)]), "--force")
     assert (out / "keep.txt").exists()
+
+
+def test_center_and_time_limit_flags_reach_the_fit(tmp_path, cbf_frame):
+    from dip_heal.config import FitConfig
+
+    path, raw, heal = cbf_frame
+    cfg = tmp_path / "blend.json"
+    FitConfig.preset("default", depth=2, channels=8, num_iter=4, snapshot_every=2).to_json(cfg)
+    out = tmp_path / "run"
+    res = run(["fit", str(path), "--config", str(cfg), "--center", "20.5,31", "--time-limit", "600",
+               "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "config.json").read_text())
+    assert rec["center"] == [20.5, 31.0] and rec["config"]["time_limit"] == 600
+    assert set(rec["blend"]) == {"dip", "azimuthal", "telea"}
+    bad = CliRunner().invoke(main, ["fit", str(path), "--config", str(cfg), "--center", "20.5",
+                                    "--out", str(tmp_path / "r2")])
+    assert bad.exit_code != 0 and "expected two numbers X,Y" in bad.output
+    assert not (tmp_path / "r2").exists()

@@ -29,6 +29,11 @@ logger = logging.getLogger("dip_heal")
 @click.option("--reg-noise-std", type=click.FloatRange(min=0), default=None, help="Input noise std (0 = none).")
 @click.option("--snapshot-every", type=click.IntRange(min=1), default=None, help="Snapshot every N iterations.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (recorded).")
+@click.option("--center", default=None, metavar="X,Y",
+              help="Beam centre in pixels (column, row) for the polar inputs and the azimuthal fill "
+                   "(default: estimated from the frame).")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Stop at the last snapshot within this wall time (0 = none; the default preset: 840).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present).")
 @click.option("--force", is_flag=True, help="Replace an existing run folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -41,7 +46,8 @@ logger = logging.getLogger("dip_heal")
 @click.option("--study", "study_name", default=None, help="Optuna study name.")
 def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path | None, preset: str | None,
         config_file: Path | None, iters: int | None, lr: float | None, param_noise: bool | None,
-        reg_noise_std: float | None, snapshot_every: int | None, seed: int | None, device: str | None,
+        reg_noise_std: float | None, snapshot_every: int | None, seed: int | None, center: str | None,
+        time_limit: float | None, device: str | None,
         force: bool, no_progress: bool, grid: bool, sweep_file: Path | None, sampler: str | None,
         trials: int | None, storage: str | None, study_name: str | None) -> None:
     """Fit the Deep Image Prior to IMAGE's measured pixels and write the healed frame to a run folder."""
@@ -59,7 +65,8 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
         config = FitConfig.preset(preset or "default")
     changes = {k: v for k, v in {
         "num_iter": iters, "lr": lr, "param_noise": param_noise, "reg_noise_std": reg_noise_std,
-        "snapshot_every": snapshot_every, "seed": seed}.items() if v is not None}
+        "snapshot_every": snapshot_every, "seed": seed, "time_limit": time_limit}.items() if v is not None}
+    beam = _parse_center(center) if center is not None else None
     if changes:
         config = config.replace(**changes)
     if out is None:
@@ -76,6 +83,20 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
     from ..runs import fit_to_run
 
     summary = fit_to_run(image, out, config, mask_path=mask, mask_convention=mask_convention, device=device,
-                         progress=not no_progress, force=force)
+                         progress=not no_progress, force=force, center=beam)
     click.echo(f"healed {summary.n_healed} pixels in {summary.seconds:.1f} s ({summary.iteration} iterations): "
                f"{summary.healed_path}  preview: {summary.preview_path}")
+
+
+def _parse_center(text: str) -> tuple[float, float]:
+    from ..errors import DipHealError
+
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise DipHealError(f"--center {text!r}: expected two numbers X,Y (column, row in pixels), e.g. 512.3,490") from None
+    import math
+
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise DipHealError(f"--center {text!r}: expected finite numbers X,Y")
+    return x, y
