@@ -125,3 +125,38 @@ def test_blend_weights_are_chosen_on_held_out_pixels():
     assert np.array_equal(res.healed[~heal], img[~heal])
     with pytest.raises(DipHealError, match="blend needs held-out"):
         FitConfig(blend=True)
+
+
+@pytest.mark.slow
+def test_gisaxs_default_no_worse_than_without_symmetry_terms():
+    """A GISAXS frame (horizon, no centrosymmetry): the default's polar/mirror inputs and its
+    azimuthal fill must not make the heal worse than the DIP without them (mean of 3 frames)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the figures below were checked with one thread
+    errs: dict[str, list[float]] = {"default": [], "off": []}
+    try:
+        _gisaxs_errors(errs)
+    finally:
+        torch.set_num_threads(threads)
+    assert np.mean(errs["default"]) <= np.mean(errs["off"]), errs
+
+
+def _gisaxs_errors(errs: dict[str, list[float]]) -> None:
+    from dip_heal.synthetic import synthetic_frame
+
+    for seed in (0, 1, 2):
+        f = synthetic_frame((96, 96), detector=None, kind="gisaxs", seed=seed)
+        heal = np.zeros((96, 96), bool)
+        heal[40:47, :] = True
+        heal[:, 60:64] = True
+        img = f.counts.astype(np.float32)
+        mask = heal | f.beamstop
+        scored = heal & ~f.beamstop
+        scale = np.log1p(img[~mask].max())
+        on = FitConfig.preset("default", depth=3, channels=8, num_iter=60, snapshot_every=10, seed=0)
+        off = on.replace(blend=False, polar_input=False, mirror_input=False)
+        for name, cfg in (("default", on), ("off", off)):
+            h = fit(img, mask, cfg).healed
+            errs[name].append(np.abs(np.log1p(h[scored]) - np.log1p(f.truth[scored])).mean() / scale)
