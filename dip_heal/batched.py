@@ -167,8 +167,10 @@ def fit_batched(
             raise DipHealError(
                 f"batched trials may differ only in {', '.join(BATCH_FIELDS)}; run other settings in another batch"
             )
-    if base.polar_input or base.mirror_input or base.ema or base.select != "final" and base.patience:
-        raise DipHealError("batched trials support meshgrid/noise inputs without EMA or early stopping")
+    if (base.polar_input or base.mirror_input or base.ema or base.select != "final" and base.patience
+            or base.blend or base.guide != "none" or base.time_limit):
+        raise DipHealError("batched trials support meshgrid/noise inputs without EMA, early stopping, blends, "
+                           "guides or time limits")
     image, heal = _validate(image, heal)
     known = ~heal & np.isfinite(image)
     if not known.any():

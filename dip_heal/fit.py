@@ -133,16 +133,6 @@ def denormalise(y: np.ndarray, scale: float) -> np.ndarray:
     return np.expm1(np.asarray(y, dtype=np.float64) * scale).astype(np.float32)
 
 
-def _runs(mask: np.ndarray, axis: int) -> np.ndarray:
-    """Lengths of the True runs of ``mask`` along ``axis``."""
-    m = np.moveaxis(mask, axis, -1).reshape(-1, mask.shape[axis]).astype(np.int8)
-    padded = np.pad(m, ((0, 0), (1, 1)))
-    d = np.diff(padded, axis=1)
-    starts = np.nonzero(d == 1)
-    ends = np.nonzero(d == -1)
-    return ends[1] - starts[1]
-
-
 def _pixel_runs(mask: np.ndarray, axis: int) -> np.ndarray:
     """At every True pixel of ``mask``, the length of the run of True pixels along ``axis`` it lies in."""
     m = np.moveaxis(mask, axis, -1)
