@@ -420,7 +420,8 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
         A :meth:`FitConfig.preset` name, the path of a FitConfig JSON file, or a sweep's run
         folder (``sweep.json`` inside): then the best trial's configuration, run for its
         recommended number of iterations (the snapshot with the lowest held-out L1) on all known
-        pixels (no held-out set, ``select='final'``).
+        pixels (``select='final'``; a blending configuration keeps its held-out pixels to weigh
+        the fills, and a best snapshot at iteration 0 is replayed as one iteration).
     num_iter : int, optional
         Iteration budget (default: the preset's).
     device : str, optional
@@ -483,9 +484,12 @@ def _sweep_config(run_dir: Path) -> tuple[Any, str]:
         raise DipHealError(f"{run_dir}: trial {best.number} has no recorded config or recommended snapshot; "
                            "expected a sweep run by dip-heal")
     config = FitConfig.from_dict(best.config)
-    # a blend needs its held-out pixels to weigh the fills; a plain fit uses every known pixel
-    config = config.replace(num_iter=max(1, int(best.best_iteration)), select="final", patience=0,
-                            holdout_fraction=config.holdout_fraction if config.blend else 0.0)
+    it = int(best.best_iteration)
+    # a blend needs its held-out pixels to weigh the fills; a plain fit uses every known pixel.
+    # A trial whose best snapshot is iteration 0 (the fills alone) is replayed for one
+    # iteration, keeping the better of iterations 0 and 1 on the held-out pixels.
+    config = config.replace(num_iter=max(1, it), select="best_val" if it == 0 else "final", patience=0,
+                            holdout_fraction=config.holdout_fraction if config.blend or it == 0 else 0.0)
     return config, f"{run_dir.name} trial {best.number}"
 
 
