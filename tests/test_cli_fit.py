@@ -168,3 +168,10 @@ def test_center_and_time_limit_flags_reach_the_fit(tmp_path, cbf_frame):
                                     "--out", str(tmp_path / "r2")])
     assert bad.exit_code != 0 and "expected two numbers X,Y" in bad.output
     assert not (tmp_path / "r2").exists()
+
+
+def test_center_with_a_sweep_is_refused_in_one_line(tmp_path, cbf_frame):
+    path, _, _ = cbf_frame
+    res = CliRunner().invoke(main, ["fit", str(path), "--grid", "--center", "1,2", "--out", str(tmp_path / "s")])
+    assert res.exit_code != 0 and "--center applies to one fit" in res.output
+    assert not (tmp_path / "s").exists()

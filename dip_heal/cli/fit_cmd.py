@@ -74,6 +74,10 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
     if grid or sweep_file is not None or sampler is not None:
         from ..sweeps import run_sweep
 
+        if beam is not None:
+            raise DipHealError("--center applies to one fit; a sweep estimates the beam centre itself "
+                               "(run the sweep without --center)")
+
         summary = run_sweep(image, out, base_config=config, mask_path=mask, mask_convention=mask_convention,
                             sweep_file=sweep_file, sampler=sampler, trials=trials, storage=storage,
                             study_name=study_name, device=device, progress=not no_progress,
