@@ -91,6 +91,39 @@ class FitResult:
         return min(scored, key=lambda s: s.val_l1) if scored else None
 
 
+def tune_cpu_allocator() -> bool:
+    """Keep freed memory in the process (glibc): about 1.9x faster fits of big frames on a CPU.
+
+    glibc's ``malloc`` serves every block over 32 MB with ``mmap`` and unmaps it on ``free``, so
+    the activation buffers of a big frame are faulted in again at every iteration (on a PILATUS
+    1M frame 40 % of the fit's CPU time was system time). This turns ``mmap`` off and the heap
+    trimming threshold up, for the whole process: the default preset then takes 2.61 instead of
+    4.93 s per iteration on a 1043x981 frame, for 25 % more peak memory (3.77 against 3.01 GB).
+    The command-line interface calls it; library users may. Set the environment variable
+    ``DIP_HEAL_NO_MALLOC_TUNING=1`` to leave the allocator alone.
+
+    Returns
+    -------
+    bool
+        Whether the settings were applied (False off Linux/glibc or when opted out).
+    """
+    import ctypes
+    import os
+    import sys
+
+    if os.environ.get("DIP_HEAL_NO_MALLOC_TUNING") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4
+        ok = bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+    except (OSError, AttributeError):  # not glibc
+        return False
+    if ok:
+        logger.debug("glibc malloc: mmap off, trim threshold 2 GiB (DIP_HEAL_NO_MALLOC_TUNING=1 to disable)")
+    return ok
+
+
 def pick_device(device: "str | torch.device | None" = None) -> "torch.device":
     """Resolve a device: the one given, else CUDA when present, else MPS, else the CPU."""
     import torch

@@ -141,3 +141,18 @@ def test_time_limit_stops_at_a_snapshot_and_records_where(detector_image):
     assert np.array_equal(again.healed, res.healed)
     with pytest.raises(DipHealError, match="time_limit"):
         FitConfig(time_limit=-1)
+
+
+def test_cpu_allocator_tuning_is_opt_out(monkeypatch):
+    import sys
+
+    from dip_heal.fit import tune_cpu_allocator
+
+    monkeypatch.setenv("DIP_HEAL_NO_MALLOC_TUNING", "1")
+    assert tune_cpu_allocator() is False
+    monkeypatch.delenv("DIP_HEAL_NO_MALLOC_TUNING")
+    applied = tune_cpu_allocator()
+    import ctypes.util
+
+    if sys.platform.startswith("linux") and "libc.so.6" in (ctypes.util.find_library("c") or ""):
+        assert applied is True  # glibc accepts both settings
