@@ -355,6 +355,14 @@ def _simplex(k: int, steps: int = 10) -> np.ndarray:
     return np.array(rows, dtype=np.float64) / steps
 
 
+def _telea_normalised(image: np.ndarray, hide: np.ndarray, scale: float) -> np.ndarray:
+    """OpenCV's Telea fill of the ``hide`` pixels, in the fit's normalised log intensity."""
+    from .classical import heal_telea
+
+    counts = np.where(hide | ~np.isfinite(image), 0.0, image)
+    return np.log1p(np.clip(heal_telea(counts, hide), 0, None)) / scale
+
+
 class _Blender:
     """Blend of the network output with fixed classical fills, weighted by held-out L1.
 
@@ -368,15 +376,13 @@ class _Blender:
     def __init__(self, image: np.ndarray, y: np.ndarray, known: np.ndarray, heal: np.ndarray,
                  holdout: np.ndarray, center: tuple[float, float], model_settings: tuple[int, float],
                  scale: float) -> None:
-        from .classical import heal_telea
         from .polar import azimuthal_model
 
         n_azim, smooth = model_settings
         hide = heal | holdout
 
         def telea(mask: np.ndarray) -> np.ndarray:
-            counts = np.where(mask | ~np.isfinite(image), 0.0, image)
-            return np.log1p(np.clip(heal_telea(counts, mask), 0, None)) / scale
+            return _telea_normalised(image, mask, scale)
 
         a_ho = azimuthal_model(y, known & ~holdout, center, n_azim=n_azim, smooth=smooth)
         a_fin = azimuthal_model(y, known, center, n_azim=n_azim, smooth=smooth)
@@ -406,10 +412,7 @@ def _model_beats_local_fill(
     if not holdout.any():
         logger.info("guide 'auto' without held-out pixels: the azimuthal model is used")
         return True
-    from .classical import heal_telea
-
-    counts = np.where(hide | ~np.isfinite(image), 0.0, image)
-    telea = np.log1p(np.clip(heal_telea(counts, hide), 0, None)) / scale
+    telea = _telea_normalised(image, hide, scale)
     l1_model = float(np.abs(model[holdout] - y[holdout]).mean())
     l1_telea = float(np.abs(telea[holdout] - y[holdout]).mean())
     use = l1_model <= l1_telea
