@@ -7,7 +7,8 @@ For each case:
   below it; reference time = that iteration x the seconds per iteration of the notebook-style
   loop (``_reference.py``) measured in this same run at 256x256;
 - ``fit`` runs with the chosen preset; at every snapshot the output it would return then (the
-  best held-out snapshot so far with ``select='best_val'``, else the latest) is scored; the time
+  snapshot its own selection rule, ``dip_heal.fit.SnapshotSelector``, holds at that point) is
+  scored; the time
   to quality is the fit's wall time when that output first reaches the reference quality.
 
 Usage::
@@ -88,16 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         q_ref = ref["final"]["L1"]
         it_ref = next(i for i, l1, _ in ref["curve"] if l1 <= q_ref)
         t_ref = it_ref * sec_ref
-        state = {"t_hit": None, "best_val": None, "ret": None, "scoring": 0.0}
+        state = {"t_hit": None, "snaps": {}, "scoring": 0.0}
 
-        def cb(snap, st, case=case, q_ref=q_ref, state=state):
+        def cb(snap, rec, case=case, q_ref=q_ref, state=state):
+            # score the snapshot the fit would return if it stopped here (rec["returned"], its own rule)
             t0 = time.perf_counter()
-            if cfg.select == "best_val":
-                if state["best_val"] is None or snap.val_l1 < state["best_val"]:
-                    state["best_val"], state["ret"] = snap.val_l1, snap
-            else:
-                state["ret"] = snap
-            l1, _ = score(state["ret"].healed, case)
+            state["snaps"][snap.iteration] = snap
+            l1, _ = score(state["snaps"][rec.get("returned", snap.iteration)].healed, case)
             if state["t_hit"] is None and l1 <= q_ref:
                 state["t_hit"] = snap.seconds - state["scoring"]
             state["scoring"] += time.perf_counter() - t0

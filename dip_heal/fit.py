@@ -180,16 +180,66 @@ def _pixel_runs(mask: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(out, -1, axis)
 
 
+#: Held-out segments: thickness cap (px) and length range (times the thickness, end excluded).
+#: As thick as the holes (a PILATUS frame's 17 px module gaps give 17 px segments): thinner
+#: segments favour local fills (Telea) over the network, whose lead grows with the hole's width.
+HOLDOUT_MAX_THICKNESS = 24
+HOLDOUT_LENGTHS = (2, 7)
+#: Place held-out segments beside the holes and parallel to them (False: anywhere, any direction).
+HOLDOUT_BESIDE_HOLES = True
+
+
+class SnapshotSelector:
+    """Which snapshot a fit returns, and when it stops early.
+
+    With ``select='final'`` the latest snapshot; with ``select='best_val'`` the one with the
+    lowest held-out L1, or, with ``val_tol > 0``, the latest whose held-out L1 is within
+    ``(1 + val_tol)`` of the lowest so far. ``patience`` snapshots in a row that are neither a
+    new lowest nor within the tolerance stop the fit.
+
+    Parameters
+    ----------
+    config : FitConfig
+        Reads ``select``, ``patience`` and ``val_tol``.
+    """
+
+    def __init__(self, config: FitConfig) -> None:
+        self.config = config
+        self.best_val: float | None = None
+        self.chosen: "Snapshot | None" = None
+        self.since = 0
+
+    def update(self, snap: "Snapshot") -> bool:
+        """Take one snapshot in; True when the fit should stop."""
+        cfg = self.config
+        if cfg.select != "best_val" or snap.val_l1 is None:
+            self.chosen = snap if cfg.select != "best_val" or self.chosen is None else self.chosen
+            return False
+        v = snap.val_l1
+        if self.best_val is None or v < self.best_val:
+            self.best_val, self.chosen, self.since = v, snap, 0
+        elif cfg.val_tol > 0 and v <= self.best_val * (1.0 + cfg.val_tol):
+            self.chosen, self.since = snap, 0
+        else:
+            self.since += 1
+        return bool(cfg.patience) and self.since >= cfg.patience
+
+
 def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Withhold a seeded subset of known pixels, drawn as segments shaped like the holes.
 
     Each segment's thickness is drawn from the thickness of the holes, weighted by pixels (the
-    shorter of the vertical and horizontal runs through a hole pixel, capped at 8 px): a frame
-    whose holes are mostly module gaps gets mostly 7 to 8 px thick segments, so the held-out
-    error measures what healing those gaps needs, not single dead pixels (thicker segments
-    would be too few to average over a frame). Segments
-    are 4 to 16 times as long as thick, horizontal or vertical, until ``fraction`` of the known
-    pixels are covered.
+    shorter of the vertical and horizontal runs through a hole pixel, capped at
+    :data:`HOLDOUT_MAX_THICKNESS` = 24 px): a PILATUS frame whose holes are mostly module gaps
+    gets mostly 17 and 7 px thick segments, so the held-out error measures what healing those
+    gaps needs, not single dead pixels. Each segment runs parallel to the hole it was drawn from,
+    beside it (one to four thicknesses away across it, or anywhere when there is no measured
+    pixel there), and is 2 to 6 times as long as thick, until ``fraction`` of the known pixels
+    are covered: held-out pixels then sit at the holes' distances from the beam centre and cross
+    the pattern the way the holes do.
+
+    Thinner segments (capped at 8 px, as before 2026-11-22) ranked Telea's fill above the
+    network on frames whose 17 px gaps the network heals better (benchmarks/README.md).
 
     Parameters
     ----------
@@ -211,9 +261,47 @@ def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int
     if fraction <= 0 or n_known == 0:
         return holdout
     target = int(round(fraction * n_known))
+    rng = np.random.default_rng(seed)
+    ny, nx = known.shape
+    kn = np.argwhere(known)
+    hole_px = np.argwhere(heal) if HOLDOUT_BESIDE_HOLES else np.empty((0, 2), int)
+    if len(hole_px):
+        run_v, run_h = _pixel_runs(heal, 0), _pixel_runs(heal, 1)
+    count = 0
+    for _ in range(100000):
+        if count >= target:
+            break
+        if len(hole_px):
+            # a hole pixel (so thickness is pixel-weighted), the hole's thickness and direction
+            # there, and a segment parallel to it, beside it across its thin direction
+            hy, hx = hole_px[rng.integers(len(hole_px))]
+            tv, th = int(run_v[hy, hx]), int(run_h[hy, hx])
+            thick = max(1, min(tv, th, HOLDOUT_MAX_THICKNESS))
+            horizontal = tv < th or (tv == th and rng.random() < 0.5)
+            across = (tv if horizontal else th) + int(rng.integers(thick, 4 * thick + 1))
+            across *= 1 if rng.random() < 0.5 else -1
+            y, x = (hy + across, hx) if horizontal else (hy, hx + across)
+            if not (0 <= y < ny and 0 <= x < nx) or not known[y, x]:
+                y, x = kn[rng.integers(len(kn))]  # no room beside this hole: anywhere, same shape
+        else:
+            y, x = kn[rng.integers(len(kn))]
+            thick = 2
+            horizontal = rng.random() < 0.5
+        length = int(thick * rng.integers(*HOLDOUT_LENGTHS))
+        if horizontal:
+            y0, x0 = max(0, y - thick // 2), max(0, x - length // 2)
+            sl = (slice(y0, min(ny, y0 + thick)), slice(x0, min(nx, x0 + length)))
+        else:
+            y0, x0 = max(0, y - length // 2), max(0, x - thick // 2)
+            sl = (slice(y0, min(ny, y0 + length)), slice(x0, min(nx, x0 + thick)))
+        before = int(holdout[sl].sum())
+        holdout[sl] |= known[sl]
+        count += int(holdout[sl].sum()) - before
+    return holdout
+    target = int(round(fraction * n_known))
     if heal.any():
         thin = np.minimum(_pixel_runs(heal, 0), _pixel_runs(heal, 1))[heal]
-        thicknesses = np.clip(thin, 1, 8)
+        thicknesses = np.clip(thin, 1, HOLDOUT_MAX_THICKNESS)
     else:
         thicknesses = np.array([2])
     rng = np.random.default_rng(seed)
@@ -225,7 +313,7 @@ def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int
             break
         y, x = kn[rng.integers(len(kn))]
         thick = int(thicknesses[rng.integers(len(thicknesses))])
-        length = int(thick * rng.integers(4, 17))
+        length = int(thick * rng.integers(*HOLDOUT_LENGTHS))
         if rng.random() < 0.5:
             y0, x0 = max(0, y - thick // 2), max(0, x - length // 2)
             sl = (slice(y0, min(ny, y0 + thick)), slice(x0, min(nx, x0 + length)))
@@ -602,9 +690,7 @@ def fit(
 
     snapshots: list[Snapshot] = []
     metrics: list[dict[str, float]] = []
-    best: tuple[float, Snapshot] | None = None
     last_snapshot: Snapshot | None = None
-    since_best = 0
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -633,9 +719,11 @@ def fit(
         return Snapshot(iteration=it, healed=comp, val_l1=val, loss=loss_v, seconds=time.perf_counter() - t0,
                         weights=weights)
 
+    selector = SnapshotSelector(config)
+
     def take_snapshot(it: int, loss_v: float, rec: dict[str, float]) -> bool:
         """Record a snapshot; True when the fit should stop."""
-        nonlocal last_snapshot, best, since_best
+        nonlocal last_snapshot
         snap = snapshot_at(it, loss_v)
         rec["val_l1"] = snap.val_l1 if snap.val_l1 is not None else float("nan")
         last_snapshot = snap
@@ -643,16 +731,10 @@ def fit(
             snapshots.append(snap)
         if bar is not None:
             bar.set_postfix(loss=f"{loss_v:.3g}", val=f"{snap.val_l1:.4g}" if snap.val_l1 is not None else "-")
-        stop = False
-        if snap.val_l1 is not None:
-            if best is None or snap.val_l1 < best[0]:
-                best = (snap.val_l1, snap)
-                since_best = 0
-            else:
-                since_best += 1
-            if config.select == "best_val" and config.patience and since_best >= config.patience:
-                logger.info("early stop at iteration %d (best held-out L1 at %d)", it, best[1].iteration)
-                stop = True
+        stop = selector.update(snap)
+        rec["returned"] = selector.chosen.iteration if selector.chosen is not None else it
+        if stop:
+            logger.info("early stop at iteration %d (returning iteration %d)", it, rec["returned"])
         if callback is not None:
             stop = bool(callback(snap, dict(rec))) or stop
         return stop
@@ -710,8 +792,8 @@ def fit(
             bar.close()
     seconds = time.perf_counter() - t0
     chosen = last_snapshot
-    if config.select == "best_val" and best is not None:
-        chosen = best[1]
+    if config.select == "best_val" and selector.chosen is not None:
+        chosen = selector.chosen
     assert chosen is not None  # num_iter >= 1 always yields a snapshot at the last iteration or a stop
     with torch.no_grad(), autocast:
         full = forward(net_input).float()[0, 0, crop[0], crop[1]].cpu().numpy()

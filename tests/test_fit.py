@@ -156,3 +156,53 @@ def test_cpu_allocator_tuning_is_opt_out(monkeypatch):
 
     if sys.platform.startswith("linux") and "libc.so.6" in (ctypes.util.find_library("c") or ""):
         assert applied is True  # glibc accepts both settings
+
+
+def _snap(it, val):
+    from dip_heal.fit import Snapshot
+
+    return Snapshot(iteration=it, healed=np.zeros((2, 2), np.float32), val_l1=val, loss=0.0, seconds=float(it))
+
+
+def test_selector_tolerance_prefers_the_latest_near_best_snapshot():
+    from dip_heal.fit import SnapshotSelector
+
+    vals = [1.00, 0.90, 0.905, 0.91, 0.95, 0.96, 0.97]
+    strict = SnapshotSelector(FitConfig(holdout_fraction=0.03, select="best_val", patience=3))
+    tol = SnapshotSelector(FitConfig(holdout_fraction=0.03, select="best_val", patience=3, val_tol=0.02))
+    stops_strict = [strict.update(_snap(i, v)) for i, v in enumerate(vals)]
+    stops_tol = [tol.update(_snap(i, v)) for i, v in enumerate(vals)]
+    assert strict.chosen.iteration == 1 and tol.chosen.iteration == 3
+    # strict: 3 snapshots without a new lowest (2, 3, 4) stop at 4; with tolerance 2 and 3 reset it: stop at 6
+    assert stops_strict.index(True) == 4 and stops_tol.index(True) == 6
+    final = SnapshotSelector(FitConfig())
+    for i, v in enumerate(vals):
+        assert not final.update(_snap(i, v))
+    assert final.chosen.iteration == len(vals) - 1
+
+
+def test_fit_reports_the_snapshot_it_would_return(detector_image):
+    img, heal = detector_image
+    cfg = FitConfig.preset("light", num_iter=6, snapshot_every=2, channels=(4, 4), depth=2, patience=0, val_tol=0.5)
+    seen = []
+    res = fit(img, heal, cfg, callback=lambda s, rec: seen.append((s.iteration, rec["returned"], s.val_l1)))
+    assert [s[0] for s in seen] == [2, 4, 6]
+    assert res.iteration == seen[-1][1]
+    best = min(v for _, _, v in seen)
+    assert res.iteration == max(i for i, _, v in seen if v <= best * 1.5)
+
+
+def test_holdout_segments_are_as_thick_as_the_module_gaps():
+    from dip_heal.fit import _pixel_runs
+
+    heal = np.zeros((300, 300), bool)
+    heal[:, 100:117] = True  # a PILATUS vertical module gap, 17 px
+    heal[200:207, :] = True  # a horizontal one, 7 px
+    known = ~heal
+    h = make_holdout(known, heal, 0.05, seed=1)
+    thick = np.minimum(_pixel_runs(h, 0), _pixel_runs(h, 1))[h]
+    # mostly 17 px (the 17 px gap has most of the hole pixels), some 7 px; overlaps may merge some
+    assert np.median(thick) >= 17 and thick.min() >= 7 - 1
+    assert 0.04 < h.sum() / known.sum() < 0.09
+    # parallel to the holes: most held-out pixels come from the vertical 17 px gap, so vertical runs
+    assert np.median(_pixel_runs(h, 0)[h]) > 2 * np.median(_pixel_runs(h, 1)[h])
