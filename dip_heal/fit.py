@@ -185,8 +185,6 @@ def _pixel_runs(mask: np.ndarray, axis: int) -> np.ndarray:
 #: segments favour local fills (Telea) over the network, whose lead grows with the hole's width.
 HOLDOUT_MAX_THICKNESS = 24
 HOLDOUT_LENGTHS = (2, 7)
-#: Place held-out segments beside the holes and parallel to them (False: anywhere, any direction).
-HOLDOUT_BESIDE_HOLES = True
 
 
 class SnapshotSelector:
@@ -264,7 +262,7 @@ def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int
     rng = np.random.default_rng(seed)
     ny, nx = known.shape
     kn = np.argwhere(known)
-    hole_px = np.argwhere(heal) if HOLDOUT_BESIDE_HOLES else np.empty((0, 2), int)
+    hole_px = np.argwhere(heal)
     if len(hole_px):
         run_v, run_h = _pixel_runs(heal, 0), _pixel_runs(heal, 1)
     count = 0
@@ -283,38 +281,12 @@ def make_holdout(known: np.ndarray, heal: np.ndarray, fraction: float, seed: int
             y, x = (hy + across, hx) if horizontal else (hy, hx + across)
             if not (0 <= y < ny and 0 <= x < nx) or not known[y, x]:
                 y, x = kn[rng.integers(len(kn))]  # no room beside this hole: anywhere, same shape
-        else:
+        else:  # nothing to heal (a sweep's validation only): short segments anywhere
             y, x = kn[rng.integers(len(kn))]
             thick = 2
             horizontal = rng.random() < 0.5
         length = int(thick * rng.integers(*HOLDOUT_LENGTHS))
         if horizontal:
-            y0, x0 = max(0, y - thick // 2), max(0, x - length // 2)
-            sl = (slice(y0, min(ny, y0 + thick)), slice(x0, min(nx, x0 + length)))
-        else:
-            y0, x0 = max(0, y - length // 2), max(0, x - thick // 2)
-            sl = (slice(y0, min(ny, y0 + length)), slice(x0, min(nx, x0 + thick)))
-        before = int(holdout[sl].sum())
-        holdout[sl] |= known[sl]
-        count += int(holdout[sl].sum()) - before
-    return holdout
-    target = int(round(fraction * n_known))
-    if heal.any():
-        thin = np.minimum(_pixel_runs(heal, 0), _pixel_runs(heal, 1))[heal]
-        thicknesses = np.clip(thin, 1, HOLDOUT_MAX_THICKNESS)
-    else:
-        thicknesses = np.array([2])
-    rng = np.random.default_rng(seed)
-    ny, nx = known.shape
-    kn = np.argwhere(known)
-    count = 0
-    for _ in range(100000):
-        if count >= target:
-            break
-        y, x = kn[rng.integers(len(kn))]
-        thick = int(thicknesses[rng.integers(len(thicknesses))])
-        length = int(thick * rng.integers(*HOLDOUT_LENGTHS))
-        if rng.random() < 0.5:
             y0, x0 = max(0, y - thick // 2), max(0, x - length // 2)
             sl = (slice(y0, min(ny, y0 + thick)), slice(x0, min(nx, x0 + length)))
         else:
