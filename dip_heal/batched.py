@@ -148,6 +148,7 @@ def fit_batched(
     from .fit import (
         FitResult,
         Snapshot,
+        SnapshotSelector,
         _net_input,
         _pad_amounts,
         _validate,
@@ -256,9 +257,10 @@ def fit_batched(
     with torch.no_grad():
         full = forward(net_input)[0, :, crop[0], crop[1]].cpu().numpy()
     for i, c in enumerate(configs):
-        last = snaps[i][-1]
-        chosen = min((s for s in snaps[i] if s.val_l1 is not None), key=lambda s: s.val_l1, default=last) \
-            if c.select == "best_val" else last
+        selector = SnapshotSelector(c)  # the rule fit() uses (no early stop in a batch)
+        for s in snaps[i]:
+            selector.update(s)
+        chosen = selector.chosen if selector.chosen is not None else snaps[i][-1]
         results.append(FitResult(healed=chosen.healed, output=denormalise(full[i], scale), iteration=chosen.iteration,
                                  snapshots=snaps[i], metrics=metrics[i], config=c, seed=c.seed, seconds=seconds,
                                  holdout=holdout if holdout.any() else None, scale=scale,

@@ -210,8 +210,11 @@ class SnapshotSelector:
     def update(self, snap: "Snapshot") -> bool:
         """Take one snapshot in; True when the fit should stop."""
         cfg = self.config
-        if cfg.select != "best_val" or snap.val_l1 is None:
-            self.chosen = snap if cfg.select != "best_val" or self.chosen is None else self.chosen
+        if cfg.select != "best_val":
+            self.chosen = snap
+            return False
+        if snap.val_l1 is None:
+            self.chosen = self.chosen or snap
             return False
         v = snap.val_l1
         if self.best_val is None or v < self.best_val:
@@ -763,9 +766,7 @@ def fit(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
-    chosen = last_snapshot
-    if config.select == "best_val" and selector.chosen is not None:
-        chosen = selector.chosen
+    chosen = selector.chosen if selector.chosen is not None else last_snapshot
     assert chosen is not None  # num_iter >= 1 always yields a snapshot at the last iteration or a stop
     with torch.no_grad(), autocast:
         full = forward(net_input).float()[0, 0, crop[0], crop[1]].cpu().numpy()
