@@ -39,13 +39,11 @@ def make_pair(folder: Path, size: int, kind: str, seed: int, shift: tuple[int, i
                             center=((w + dx) / 2.0 + 7.3, (h + dy) / 2.0 - 5.1), holder=True)
     gaps = synthetic_frame((h, w), detector="Pilatus300k", kind=kind, seed=seed).gaps
     rng = np.random.default_rng(seed + 1000)
-    frames = {}
     for name, (y0, x0) in (("a", (0, 0)), ("b", (dy, dx))):
         lam = scene.truth[y0:y0 + h, x0:x0 + w].astype(np.float64)
         counts = rng.poisson(np.maximum(lam, 0)).astype(np.int32)
         counts[scene.beamstop[y0:y0 + h, x0:x0 + w]] = -2  # the beamstop stays with the beam
         counts[gaps] = -1  # the module gaps move with the detector
-        frames[name] = counts
         np.save(folder / f"{kind}_{name}.npy", counts)
     cx, cy = scene.center
     stem = f"{kind}_s{seed}"
@@ -84,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "cases.json").write_text(json.dumps(cases, indent=1))
         result = run_bench(folder / "cases.json", folder, args.methods.split(","), out=args.out)
     print(_markdown(result))
-    same = True
     for i in range(0, len(cases), 2):
         pair, pasted = cases[i]["name"], cases[i + 1]["name"]
         rp, rq = ranking(result, pair), ranking(result, pasted)
@@ -92,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{pasted}: " + " < ".join(f"{m} {v * 1e3:.2f}" for m, v in rq))
         order_p, order_q = [m for m, _ in rp], [m for m, _ in rq]
         print(f"same ordering: {order_p == order_q}; same best method: {order_p[:1] == order_q[:1]}")
-        same &= order_p == order_q
     return 0
 
 

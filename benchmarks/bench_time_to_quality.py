@@ -8,8 +8,8 @@ For each case:
   loop (``_reference.py``) measured in this same run at 256x256;
 - ``fit`` runs with the chosen preset; at every snapshot the output it would return then (the
   snapshot its own selection rule, ``dip_heal.fit.SnapshotSelector``, holds at that point) is
-  scored; the time
-  to quality is the fit's wall time when that output first reaches the reference quality.
+  scored; the time to quality is the fit's wall time when that output first reaches the
+  reference quality.
 
 Usage::
 
