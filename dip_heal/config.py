@@ -13,7 +13,7 @@ from .errors import DipHealError
 __all__ = ["FitConfig", "PRESETS"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "loss": ("mse", "l1"),
+    "loss": ("mse", "l1", "poisson"),
     "net_input": ("meshgrid", "noise"),
     "pad": ("reflection", "zero"),
     "upsample": ("nearest", "bilinear"),
@@ -23,6 +23,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("fp32", "bf16"),
     "optimizer": ("adam",),
     "guide": ("none", "azimuthal", "auto"),
+    "prior_scaling": ("measured", "fixed"),
 }
 
 
@@ -48,8 +49,11 @@ class FitConfig:
         every iteration (what the original code meant to do; its version was a no-op).
     param_noise_scale : float
         Relative std of the weight perturbation (the original's 1/50).
-    loss : {'mse', 'l1'}
-        Data term on the known pixels, in normalised log intensity.
+    loss : {'mse', 'l1', 'poisson'}
+        Data term on the known pixels: squared or absolute error in normalised log intensity,
+        or the Poisson negative log-likelihood of the measured values as counts given the
+        output's intensity (``lambda - I log lambda``, divided by the mean measured intensity
+        plus one).
     net_input : {'meshgrid', 'noise'}
         2-channel coordinate grid in [0, 1] (x along columns, y along rows), or uniform noise
         times 0.1 with ``input_depth`` channels.
@@ -125,6 +129,23 @@ class FitConfig:
         Telea fill, with weights (a 0.1 grid on the simplex) chosen at every snapshot by L1 on
         the held-out pixels (needs ``holdout_fraction > 0``). Each fill is computed once; the
         weights are recorded in the result. Iteration 0 (the fills alone) is a candidate.
+    azim_weight : float
+        Weight of the azimuthal-smoothness penalty in the pixels to heal (0: off):
+        ``mean |o(p) - o(R p)|``, ``R`` one pixel of arc about the beam centre
+        (:mod:`dip_heal.priors`).
+    friedel_weight : float
+        Weight of the Friedel-consistency penalty ``mean |o(p) - o(2c - p)|`` over pixels to heal
+        whose mirror through the beam centre is also to be healed (0: off).
+    ensemble : int
+        Fit this many networks (seeds ``seed``, ``seed + 1``, ...) on the same held-out pixels
+        and beam centre, each with ``num_iter`` iterations and ``time_limit / ensemble``
+        seconds, and heal with the per-pixel median of their healed frames in log intensity.
+    prior_scaling : {'measured', 'fixed'}
+        ``measured``: each penalty's weight is multiplied by how well the measured pixels obey
+        that symmetry (:func:`dip_heal.priors.symmetry_scores` through
+        :func:`dip_heal.priors.prior_factor`: 0 for scores up to 0.2, 1 for a perfect symmetry),
+        so frames without it (a GISAXS horizon, an oriented fibre along the rings) get none.
+        ``fixed``: the weights as given.
     guide_azim : int
         Azimuthal bins of the azimuthal model.
     guide_smooth : float
@@ -167,6 +188,10 @@ class FitConfig:
     blend: bool = False
     guide_azim: int = 180
     guide_smooth: float = 2.0
+    azim_weight: float = 0.0
+    friedel_weight: float = 0.0
+    prior_scaling: str = "measured"
+    ensemble: int = 1
     preset_name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -186,7 +211,7 @@ class FitConfig:
             object.__setattr__(self, "channels", chans)
         elif isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 1:
             raise DipHealError(f"FitConfig.channels = {self.channels!r}; expected a positive integer")
-        _positive_int = ("num_iter", "depth", "kernel_size", "snapshot_every", "input_depth")
+        _positive_int = ("num_iter", "depth", "kernel_size", "snapshot_every", "input_depth", "ensemble")
         for name in _positive_int:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -197,7 +222,7 @@ class FitConfig:
                 raise DipHealError(f"FitConfig.{name} = {value!r}; expected an integer >= 0")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
             raise DipHealError(f"FitConfig.lr = {self.lr!r}; expected a number in (0, 10]")
-        for name in ("reg_noise_std", "param_noise_scale"):
+        for name in ("reg_noise_std", "param_noise_scale", "azim_weight", "friedel_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0 or value != value:
                 raise DipHealError(f"FitConfig.{name} = {value!r}; expected a number >= 0")

@@ -25,6 +25,7 @@ import numpy as np
 
 from .config import FitConfig
 from .errors import DipHealError, NothingToHeal
+from .priors import PriorTerms, prior_factor, symmetry_scores
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -358,7 +359,8 @@ def guide_channels(
     channels : (C, Hp, Wp) ndarray of float32 or None
     center : (x, y) or None
     """
-    if not (config.polar_input or config.mirror_input or config.guide != "none" or config.blend):
+    priors = config.azim_weight > 0 or config.friedel_weight > 0
+    if not (config.polar_input or config.mirror_input or config.guide != "none" or config.blend or priors):
         return None, center
     if center is None:
         from .beam import estimate_center
@@ -558,6 +560,9 @@ def fit(
     import torch
 
     config = config if config is not None else FitConfig.preset("default")
+    if config.ensemble > 1:
+        return _fit_ensemble(image, heal, config, device=device, progress=progress, callback=callback,
+                             holdout=holdout, keep_snapshots=keep_snapshots, center=center)
     image, heal = _validate(image, heal)
     finite = np.isfinite(image)
     heal_all = heal | ~finite
@@ -634,6 +639,23 @@ def fit(
             model_settings = _select_model(y, fit_px, holdout, center)
         blender = _Blender(image, y, known, heal_all, holdout, center, model_settings, scale)
 
+    prior_terms: PriorTerms | None = None
+    symmetry: dict[str, float] | None = None
+    if config.azim_weight > 0 or config.friedel_weight > 0:
+        assert center is not None
+        w_az, w_fr = config.azim_weight, config.friedel_weight
+        if config.prior_scaling == "measured":
+            symmetry = symmetry_scores(y, fit_px, center, seed=config.seed)
+            w_az *= prior_factor(symmetry["azimuthal"])
+            w_fr *= prior_factor(symmetry["friedel"])
+            logger.info(
+                "symmetry of the measured pixels: azimuthal %.2f, Friedel %.2f; prior weights %.3g, %.3g",
+                symmetry["azimuthal"], symmetry["friedel"], w_az, w_fr,
+            )
+        prior_terms = PriorTerms.build(heal_all, center, (pt, pb, pl, pr), (hp, wp), w_az, w_fr, dev)
+        if not prior_terms.active:
+            prior_terms = None
+
     # the output layer (1x1 conv + sigmoid) runs in fp32 even under bf16 autocast: bf16 would
     # quantise the output to steps of ~0.004 in normalised log intensity, as large as the errors
     body, head = net[:-2], net[-2:]
@@ -650,6 +672,13 @@ def fit(
     target = torch.from_numpy(ypad)[None, None].to(dev)
     weight = torch.from_numpy(wpad.astype(np.float32))[None, None].to(dev)
     n_fit = float(wpad.sum())
+    counts: torch.Tensor | None = None
+    if config.loss == "poisson":
+        # the measured values as counts (the padding has weight 0); the NLL is divided by the mean
+        # measured intensity plus one so its size does not depend on the exposure
+        counts = torch.expm1(target.double() * scale).clamp_min(0.0).float()
+        count_norm = float(counts[weight > 0].mean()) + 1.0
+        log_cap = float(np.log1p(counts.max().item()) * 1.5 / scale) if scale > 0 else 1.0
     conv_weights = [p for p in net.parameters() if p.dim() == 4]
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     noise = torch.empty_like(net_input)
@@ -736,9 +765,15 @@ def fit(
             with autocast:
                 out = forward(inp)
             out = out.float()
-            diff = out - target
-            err = diff.square() if config.loss == "mse" else diff.abs()
+            if counts is not None:
+                lam = torch.expm1(out.clamp(0.0, log_cap) * scale)
+                err = (lam - counts * torch.log(lam + 1e-6)) / count_norm
+            else:
+                diff = out - target
+                err = diff.square() if config.loss == "mse" else diff.abs()
             loss = (err * weight).sum() / n_fit
+            if prior_terms is not None:
+                loss = loss + prior_terms(out)
             loss.backward()
             opt.step()
             if config.ema > 0:
@@ -789,7 +824,73 @@ def fit(
         holdout=holdout if holdout.any() else None,
         scale=scale,
         extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": (hp, wp), "center": center,
-               "guide": guide_used, "blend": chosen.weights},
+               "guide": guide_used, "blend": chosen.weights, "symmetry": symmetry},
+    )
+
+
+def _log_median(frames: list[np.ndarray], where: np.ndarray) -> np.ndarray:
+    """Per-pixel median of ``frames`` in ``log1p`` intensity at ``where`` (first frame elsewhere)."""
+    out = frames[0].copy()
+    stack = np.log1p(np.clip(np.stack([f[where] for f in frames]).astype(np.float64), 0.0, None))
+    out[where] = np.expm1(np.median(stack, axis=0)).astype(out.dtype)
+    return out
+
+
+def _fit_ensemble(
+    image: np.ndarray,
+    heal: np.ndarray,
+    config: FitConfig,
+    *,
+    device: "str | torch.device | None",
+    progress: bool,
+    callback: Callable[[Snapshot, dict[str, Any]], bool | None] | None,
+    holdout: np.ndarray | None,
+    keep_snapshots: bool,
+    center: tuple[float, float] | None,
+) -> FitResult:
+    """``config.ensemble`` fits with consecutive seeds, healed by their median (see FitConfig)."""
+    image, heal = _validate(image, heal)
+    heal_all = heal | ~np.isfinite(image)
+    if holdout is None and config.holdout_fraction > 0 and (~heal_all).any() and heal_all.any():
+        holdout = make_holdout(~heal_all, heal_all, config.holdout_fraction, config.seed)
+    n = config.ensemble
+    members: list[FitResult] = []
+    t0 = time.perf_counter()
+    for k in range(n):
+        member_cfg = config.replace(
+            ensemble=1, seed=config.seed + k, time_limit=config.time_limit / n if config.time_limit else 0.0
+        )
+
+        def member_callback(snap: Snapshot, state: dict[str, Any], k: int = k) -> bool | None:
+            state["member"] = k
+            return callback(snap, state) if callback is not None else None
+
+        res = fit(image, heal, member_cfg, device=device, progress=progress,
+                  callback=member_callback if callback is not None else None, holdout=holdout,
+                  keep_snapshots=keep_snapshots, center=center)
+        center = res.extra.get("center") or center
+        members.append(res)
+        logger.info("ensemble member %d/%d (seed %d): iteration %d, %.1f s", k + 1, n, member_cfg.seed,
+                    res.iteration, res.seconds)
+    healed = _log_median([m.healed for m in members], heal_all)
+    output = _log_median([m.output for m in members], np.ones(heal_all.shape, bool))
+    first = members[0]
+    metrics = [dict(rec, member=k) for k, m in enumerate(members) for rec in m.metrics]
+    return FitResult(
+        healed=healed,
+        output=output,
+        iteration=first.iteration,
+        snapshots=[s for m in members for s in m.snapshots],
+        metrics=metrics,
+        config=config,
+        seed=config.seed,
+        seconds=time.perf_counter() - t0,
+        holdout=first.holdout,
+        scale=first.scale,
+        extra=dict(first.extra, members=[
+            {"seed": m.seed, "iteration": m.iteration, "stopped_at": m.extra.get("stopped_at"),
+             "seconds": m.seconds, "blend": m.extra.get("blend")} for m in members
+        ]),
     )
 
 

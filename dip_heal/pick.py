@@ -259,8 +259,14 @@ class PickResult:
     healed_path: Path
     float32_path: Path
     preview_path: Path
+    #: with ``average``: the (trial, iteration) snapshots whose median was written
+    averaged: tuple[tuple[int, int], ...] = ()
 
     def __str__(self) -> str:
+        if self.averaged:
+            what = ", ".join(f"{t}@{i}" for t, i in self.averaged)
+            return (f"averaged {len(self.averaged)} trials (trial@iteration: {what}; mean held-out L1 "
+                    f"{self.val_l1:.4g}): {self.healed_path}, {self.float32_path}, preview {self.preview_path}")
         return (f"picked trial {self.trial} at iteration {self.iteration} (held-out L1 {self.val_l1:.4g}): "
                 f"{self.healed_path}, {self.float32_path}, preview {self.preview_path}")
 
@@ -271,10 +277,11 @@ def pick(
     trial: int | None = None,
     iteration: int | None = None,
     best: bool = False,
+    average: int | None = None,
     out_dir: str | os.PathLike | None = None,
     storage: str | None = None,
 ) -> PickResult:
-    """Write the healed frame of one snapshot of a sweep, and record the choice.
+    """Write the healed frame of one snapshot of a sweep (or the median of several), and record the choice.
 
     Writes ``<out_dir>/trialN_iterK.<ext>`` in the input's format and dtype (measured pixels bit
     for bit, :func:`dip_heal.frame.composite_native`), ``trialN_iterK.float32.tif`` (the float32
@@ -291,6 +298,12 @@ def pick(
         Snapshot iteration; default the trial's recommended snapshot.
     best : bool
         Pick the recommended snapshot of the trial with the lowest held-out L1.
+    average : int, optional
+        Instead of one snapshot, the per-pixel median (in ``log1p`` intensity) of the recommended
+        snapshots of the ``average`` trials with the lowest held-out L1, written as
+        ``averageK.<ext>``. The trials share their held-out pixels, which keep their measured
+        values, so the average has no held-out score of its own; the mean of the members' is
+        recorded.
     out_dir : path-like, optional
         Default ``RUN/picked``.
     storage : str, optional
@@ -311,17 +324,36 @@ def pick(
     from .report import log_limits, save_preview
     from .runs import write_json
 
-    if best == (trial is not None):
-        raise DipHealError("pick needs either --trial N (with --iter K) or --best, not both or neither")
-    if best and iteration is not None:
-        raise DipHealError("--iter goes with --trial N; --best picks the recommended snapshot of the best trial")
+    if (best, trial is not None, average is not None).count(True) != 1:
+        raise DipHealError("pick needs one of --trial N (with --iter K), --best or --average K")
+    if iteration is not None and trial is None:
+        raise DipHealError("--iter goes with --trial N; --best and --average use the recommended snapshots")
     run = open_run(run_dir, storage=storage)
-    info = run.best() if best else run.trial(int(trial))  # type: ignore[arg-type]
-    it = int(iteration) if iteration is not None else info.best_iteration
-    if it is None:
-        raise DipHealError(f"trial {info.number} has no recommended snapshot; expected --iter K")
-    snap = info.snapshot(it)
-    healed = run.load(info, it)
+    averaged: tuple[tuple[int, int], ...] = ()
+    if average is not None:
+        done = sorted((t for t in run.trials() if t.value is not None and t.best_iteration is not None),
+                      key=lambda t: t.value)
+        if average < 2 or average > len(done):
+            raise DipHealError(f"--average {average}: the sweep has {len(done)} complete trials; expected 2 to "
+                               f"{len(done)}" if len(done) >= 2 else
+                               f"--average {average}: the sweep has {len(done)} complete trial(s); expected 2 or "
+                               "more; run more trials first")
+        members = done[:average]
+        frames = [run.load(t, int(t.best_iteration)) for t in members]  # type: ignore[arg-type]
+        averaged = tuple((t.number, int(t.best_iteration)) for t in members)  # type: ignore[arg-type]
+        healed = frames[0].copy()
+        logs = np.log1p(np.clip(np.stack([f[run.heal] for f in frames]).astype(np.float64), 0.0, None))
+        healed[run.heal] = np.expm1(np.median(logs, axis=0)).astype(np.float32)
+        info = members[0]
+        it = int(info.best_iteration)  # type: ignore[arg-type]
+        snap = {"val_l1": float(np.mean([t.snapshot(i)["val_l1"] for t, (_, i) in zip(members, averaged)]))}
+    else:
+        info = run.best() if best else run.trial(int(trial))  # type: ignore[arg-type]
+        it = int(iteration) if iteration is not None else info.best_iteration
+        if it is None:
+            raise DipHealError(f"trial {info.number} has no recommended snapshot; expected --iter K")
+        snap = info.snapshot(it)
+        healed = run.load(info, it)
 
     input_path = run.record["input"]
     if not Path(input_path.split("::")[0]).exists():
@@ -336,7 +368,7 @@ def pick(
         raise DipHealError(f"{input_path} changed since the sweep (its measured pixels differ from the snapshot's); "
                            "expected the frame the sweep fitted; put the original back")
     out = Path(out_dir) if out_dir is not None else run.run_dir / "picked"
-    stem = f"trial{info.number}_iter{it}"
+    stem = f"average{len(averaged)}" if averaged else f"trial{info.number}_iter{it}"
     native = composite_native(frame.raw, healed, heal)
     healed_path = write_image(output_path_like(frame, out, stem), native, like=frame)
     f32 = np.where(heal, healed, frame.data).astype(np.float32)
@@ -347,16 +379,19 @@ def pick(
     picks_path = run.run_dir / "picks.json"
     picks = json.loads(picks_path.read_text()) if picks_path.exists() else []
     picks.append({
-        "trial": info.number, "iteration": it, "val_l1": snap["val_l1"], "how": "best" if best else "chosen",
+        "trial": info.number, "iteration": it, "val_l1": snap["val_l1"],
+        "how": "median of trials" if averaged else "best" if best else "chosen",
         "params": info.params, "seed": info.seed, "config": info.config,
+        **({"averaged": [{"trial": t, "iteration": i} for t, i in averaged]} if averaged else {}),
         "healed": str(healed_path), "float32": str(float32_path), "preview": str(preview),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "held_out_pixels": "kept at their measured values (they are measured pixels)",
     })
     write_json(picks_path, picks)
-    logger.info("picked trial %d iteration %d -> %s", info.number, it, healed_path)
+    logger.info("picked %s -> %s", f"the median of {len(averaged)} trials" if averaged
+                else f"trial {info.number} iteration {it}", healed_path)
     return PickResult(trial=info.number, iteration=it, val_l1=float(snap["val_l1"]), healed_path=healed_path,
-                      float32_path=float32_path, preview_path=preview)
+                      float32_path=float32_path, preview_path=preview, averaged=averaged)
 
 
 # ------------------------------------------------------------------------------------- sheet

@@ -4,8 +4,10 @@ A single fit writes, into ``RUN/``:
 
 - ``config.json``: the :class:`~dip_heal.config.FitConfig` (with its seed), the input and mask
   paths, the device, the dip-heal and torch versions;
-- ``metrics.csv``: ``iteration, loss, seconds, val_l1`` (``val_l1`` at snapshots only);
-- ``snapshots/iter_NNNNNN.npy`` (float32 composite in the input's units) and ``.png`` (log scale);
+- ``metrics.csv``: ``iteration, loss, seconds, val_l1`` (``val_l1`` at snapshots only; a
+  ``member`` column for an ``ensemble`` fit);
+- ``snapshots/iter_NNNNNN.npy`` (float32 composite in the input's units) and ``.png`` (log scale;
+  ``memberK_iter_NNNNNN`` for each network of an ``ensemble`` fit);
 - ``healed.<ext>``: the healed frame in the input's format and dtype (measured pixels bit-exact),
   ``healed.png``: its preview with the healed pixels outlined;
 - ``heal_mask.npy``: the pixels that were healed (True = healed).
@@ -209,7 +211,8 @@ def fit_to_run(
         np.save(tmp / "heal_mask.npy", heal)
 
         def on_snapshot(snap, state) -> None:  # stream snapshots to disk
-            stem = tmp / "snapshots" / f"iter_{snap.iteration:06d}"
+            member = f"member{state['member']}_" if "member" in state else ""  # ensemble fits
+            stem = tmp / "snapshots" / f"{member}iter_{snap.iteration:06d}"
             np.save(stem.with_suffix(".npy"), snap.healed.astype(np.float32))
             save_preview(stem.with_suffix(".png"), snap.healed, limits=limits, outline=False)
 
@@ -220,10 +223,12 @@ def fit_to_run(
         with atomic_path(tmp / "metrics.csv") as mtmp:
             with open(mtmp, "w", newline="") as fh:
                 w = csv.writer(fh)
-                w.writerow(["iteration", "loss", "seconds", "val_l1"])
+                members = any("member" in m for m in result.metrics)
+                w.writerow(["iteration", "loss", "seconds", "val_l1"] + (["member"] if members else []))
                 for m in result.metrics:
                     w.writerow([m["iteration"], f"{m['loss']:.8g}", f"{m['seconds']:.4f}",
-                                f"{m['val_l1']:.8g}" if "val_l1" in m else ""])
+                                f"{m['val_l1']:.8g}" if "val_l1" in m else ""]
+                               + ([m.get("member", 0)] if members else []))
         native = composite_native(frame.raw, result.healed, heal)
         healed_tmp = tmp / Path(healed_path_final).name
         write_image(healed_tmp, native, like=frame)
@@ -234,6 +239,7 @@ def fit_to_run(
             "stopped_at": result.extra.get("stopped_at"),
             "center": result.extra.get("center"),
             "blend": result.extra.get("blend"),
+            "members": result.extra.get("members"),
             "device": result.extra.get("device"),
             "healed": healed_tmp.name,
             "scale": result.scale,

@@ -579,6 +579,10 @@ def run_sweep(
     spec = load_sweep(sweep_file if sweep_file is not None else default_sweep_path(sampler))
     spec = with_overrides(spec, sampler, trials)
     config = resolve_config(base_config, spec, overrides)
+    if config.ensemble > 1:
+        raise DipHealError(f"the sweep's configuration has ensemble = {config.ensemble}; a sweep fits one network "
+                           "per trial (expected ensemble = 1); set ensemble to 1 and average trials afterwards "
+                           "with `dip-heal pick RUN --average K`")
     if run.exists() and not run.is_dir():
         raise DipHealError(f"--out {run} is a file; expected a run folder path; choose another --out")
 

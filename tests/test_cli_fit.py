@@ -170,6 +170,17 @@ def test_center_and_time_limit_flags_reach_the_fit(tmp_path, cbf_frame):
     assert not (tmp_path / "r2").exists()
 
 
+def test_ensemble_flag_fits_several_seeds(tmp_path, cbf_frame, tiny_config):
+    path, raw, heal = cbf_frame
+    out = tmp_path / "run"
+    res = run(["fit", str(path), "--config", str(tiny_config), "--ensemble", "2", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "config.json").read_text())
+    assert rec["config"]["ensemble"] == 2 and [m["seed"] for m in rec["members"]] == [3, 4]
+    healed = read_image(out / "healed.cbf").raw
+    np.testing.assert_array_equal(healed[~heal], raw[~heal])
+
+
 def test_center_with_a_sweep_is_refused_in_one_line(tmp_path, cbf_frame):
     path, _, _ = cbf_frame
     res = CliRunner().invoke(main, ["fit", str(path), "--grid", "--center", "1,2", "--out", str(tmp_path / "s")])

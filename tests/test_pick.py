@@ -60,10 +60,35 @@ def test_pick_missing_trial_or_iteration_lists_what_exists(run):
         pick(run, trial=7)
     with pytest.raises(DipHealError, match=r"no snapshot at iteration 4; expected one of: 0, 3, 6"):
         pick(run, trial=0, iteration=4)
-    with pytest.raises(DipHealError, match="either --trial"):
+    with pytest.raises(DipHealError, match="one of --trial"):
         pick(run)
-    with pytest.raises(DipHealError, match="either --trial"):
+    with pytest.raises(DipHealError, match="one of --trial"):
         pick(run, trial=0, best=True)
+    with pytest.raises(DipHealError, match="one of --trial"):
+        pick(run, best=True, average=2)
+
+
+def test_pick_average_is_the_log_median_of_the_best_trials(run, tmp_path):
+    from dip_heal.pick import open_run, pick
+
+    res = pick(run, average=2, out_dir=tmp_path / "avg")
+    sw = open_run(run)
+    trials = sorted(sw.trials(), key=lambda t: t.value)
+    assert res.averaged == tuple((t.number, t.best_iteration) for t in trials)
+    assert res.healed_path.name == "average2.npy" and "averaged 2 trials" in str(res)
+    heal = sw.heal
+    snaps = [sw.load(t, t.best_iteration) for t in trials]
+    want = np.expm1(np.mean([np.log1p(np.clip(s[heal].astype(np.float64), 0, None)) for s in snaps], axis=0))
+    from dip_heal.io import read_image
+
+    f32 = read_image(res.float32_path).raw
+    np.testing.assert_allclose(f32[heal], want, rtol=1e-6)
+    raw = np.load(run.parent / "frame.npy")
+    np.testing.assert_array_equal(np.load(res.healed_path)[~heal], raw[~heal])
+    picks = json.loads((run / "picks.json").read_text())
+    assert picks[-1]["how"] == "median of trials" and len(picks[-1]["averaged"]) == 2
+    with pytest.raises(DipHealError, match="has 2 complete trials; expected 2 to 2"):
+        pick(run, average=3)
 
 
 def test_pick_cli(run, tmp_path):
@@ -75,6 +100,9 @@ def test_pick_cli(run, tmp_path):
     res = runner.invoke(main, ["pick", str(run), "--best", "--out", str(tmp_path / "c")])
     assert res.exit_code == 0, res.output
     assert "picked trial" in res.output
+    res = runner.invoke(main, ["pick", str(run), "--average", "2", "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    assert "averaged 2 trials" in res.output and (tmp_path / "a" / "average2.npy").exists()
     res = runner.invoke(main, ["pick", str(run), "--trial", "0", "--iter", "5"])
     assert res.exit_code == 1
     errors = [line for line in res.output.splitlines() if line.startswith("Error")]

@@ -34,6 +34,8 @@ logger = logging.getLogger("dip_heal")
                    "(default: estimated from the frame).")
 @click.option("--time-limit", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="Stop at the last snapshot within this wall time (0 = none; the default preset: 840).")
+@click.option("--ensemble", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Fit N networks (seeds SEED..SEED+N-1, the time limit shared) and heal with their median.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when present).")
 @click.option("--force", is_flag=True, help="Replace an existing run folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -47,7 +49,7 @@ logger = logging.getLogger("dip_heal")
 def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path | None, preset: str | None,
         config_file: Path | None, iters: int | None, lr: float | None, param_noise: bool | None,
         reg_noise_std: float | None, snapshot_every: int | None, seed: int | None, center: str | None,
-        time_limit: float | None, device: str | None,
+        time_limit: float | None, ensemble: int | None, device: str | None,
         force: bool, no_progress: bool, grid: bool, sweep_file: Path | None, sampler: str | None,
         trials: int | None, storage: str | None, study_name: str | None) -> None:
     """Fit the Deep Image Prior to IMAGE's measured pixels and write the healed frame to a run folder."""
@@ -65,7 +67,8 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
         config = FitConfig.preset(preset or "default")
     changes = {k: v for k, v in {
         "num_iter": iters, "lr": lr, "param_noise": param_noise, "reg_noise_std": reg_noise_std,
-        "snapshot_every": snapshot_every, "seed": seed, "time_limit": time_limit}.items() if v is not None}
+        "snapshot_every": snapshot_every, "seed": seed, "time_limit": time_limit,
+        "ensemble": ensemble}.items() if v is not None}
     beam = _parse_center(center) if center is not None else None
     if changes:
         config = config.replace(**changes)

@@ -34,15 +34,18 @@ def sheet(run: Path, zoom: str | None, out: Path | None, rows_per_page: int, max
 @click.option("--iter", "iteration", type=click.IntRange(min=1), default=None,
               help="Snapshot iteration of --trial (default: its recommended snapshot).")
 @click.option("--best", is_flag=True, help="The recommended snapshot of the trial with the lowest held-out L1.")
+@click.option("--average", "average", type=click.IntRange(min=2), default=None, metavar="K",
+              help="The per-pixel median of the recommended snapshots of the K trials with the lowest held-out L1.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the healed frame (default RUN/picked).")
 @click.option("--storage", default=None, help="The study's storage URL, if not the one recorded in RUN/sweep.json.")
-def pick(run: Path, trial: int | None, iteration: int | None, best: bool, out_dir: Path | None,
-         storage: str | None) -> None:
+def pick(run: Path, trial: int | None, iteration: int | None, best: bool, average: int | None,
+         out_dir: Path | None, storage: str | None) -> None:
     """Write the healed frame of one snapshot of the sweep in RUN (input format, float32 TIFF,
     preview PNG) and record the choice in RUN/picks.json. Nothing is refitted; measured pixels,
     held-out ones included, keep their values."""
     from ..pick import pick as pick_snapshot
 
-    result = pick_snapshot(run, trial=trial, iteration=iteration, best=best, out_dir=out_dir, storage=storage)
+    result = pick_snapshot(run, trial=trial, iteration=iteration, best=best, average=average, out_dir=out_dir,
+                           storage=storage)
     click.echo(str(result))
