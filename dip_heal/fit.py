@@ -30,7 +30,7 @@ from .priors import PriorTerms, prior_factor, symmetry_scores
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["fit", "FitResult", "Snapshot", "pick_device", "normalise", "denormalise", "make_holdout"]
+__all__ = ["fit", "FitResult", "Snapshot", "pick_device", "normalise", "denormalise", "make_holdout", "log_median"]
 
 logger = logging.getLogger(__name__)
 
@@ -828,8 +828,18 @@ def fit(
     )
 
 
-def _log_median(frames: list[np.ndarray], where: np.ndarray) -> np.ndarray:
-    """Per-pixel median of ``frames`` in ``log1p`` intensity at ``where`` (first frame elsewhere)."""
+def log_median(frames: list[np.ndarray], where: np.ndarray) -> np.ndarray:
+    """Per-pixel median of ``frames`` in ``log1p`` intensity at ``where`` (the first frame elsewhere).
+
+    How ensembles and averaged sweep picks combine heals: the median suits the L1 score and is
+    robust to one member that went astray.
+
+    Examples
+    --------
+    >>> a, b, c = (np.full((1, 2), v, np.float32) for v in (1.0, 3.0, 100.0))
+    >>> log_median([a, b, c], np.array([[True, False]])).tolist()
+    [[3.0, 1.0]]
+    """
     out = frames[0].copy()
     stack = np.log1p(np.clip(np.stack([f[where] for f in frames]).astype(np.float64), 0.0, None))
     out[where] = np.expm1(np.median(stack, axis=0)).astype(out.dtype)
@@ -872,8 +882,8 @@ def _fit_ensemble(
         members.append(res)
         logger.info("ensemble member %d/%d (seed %d): iteration %d, %.1f s", k + 1, n, member_cfg.seed,
                     res.iteration, res.seconds)
-    healed = _log_median([m.healed for m in members], heal_all)
-    output = _log_median([m.output for m in members], np.ones(heal_all.shape, bool))
+    healed = log_median([m.healed for m in members], heal_all)
+    output = log_median([m.output for m in members], np.ones(heal_all.shape, bool))
     first = members[0]
     metrics = [dict(rec, member=k) for k, m in enumerate(members) for rec in m.metrics]
     return FitResult(

@@ -341,9 +341,9 @@ def pick(
         members = done[:average]
         frames = [run.load(t, int(t.best_iteration)) for t in members]  # type: ignore[arg-type]
         averaged = tuple((t.number, int(t.best_iteration)) for t in members)  # type: ignore[arg-type]
-        healed = frames[0].copy()
-        logs = np.log1p(np.clip(np.stack([f[run.heal] for f in frames]).astype(np.float64), 0.0, None))
-        healed[run.heal] = np.expm1(np.median(logs, axis=0)).astype(np.float32)
+        from .fit import log_median
+
+        healed = log_median(frames, run.heal)
         info = members[0]
         it = int(info.best_iteration)  # type: ignore[arg-type]
         snap = {"val_l1": float(np.mean([t.snapshot(i)["val_l1"] for t, (_, i) in zip(members, averaged)]))}
