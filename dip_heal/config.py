@@ -253,6 +253,11 @@ class FitConfig:
                 "FitConfig.select = 'best_val' needs held-out pixels; set holdout_fraction > 0 (e.g. 0.03)"
             )
 
+    @property
+    def uses_priors(self) -> bool:
+        """True when a prior penalty (azimuthal or Friedel) has a weight."""
+        return self.azim_weight > 0 or self.friedel_weight > 0
+
     # ----------------------------------------------------------------- file form
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (JSON-ready)."""

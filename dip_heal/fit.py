@@ -359,8 +359,8 @@ def guide_channels(
     channels : (C, Hp, Wp) ndarray of float32 or None
     center : (x, y) or None
     """
-    priors = config.azim_weight > 0 or config.friedel_weight > 0
-    if not (config.polar_input or config.mirror_input or config.guide != "none" or config.blend or priors):
+    if not (config.polar_input or config.mirror_input or config.guide != "none" or config.blend
+            or config.uses_priors):
         return None, center
     if center is None:
         from .beam import estimate_center
@@ -641,7 +641,7 @@ def fit(
 
     prior_terms: PriorTerms | None = None
     symmetry: dict[str, float] | None = None
-    if config.azim_weight > 0 or config.friedel_weight > 0:
+    if config.uses_priors:
         assert center is not None
         w_az, w_fr = config.azim_weight, config.friedel_weight
         if config.prior_scaling == "measured":

@@ -213,7 +213,6 @@ class PriorTerms:
 
     def __call__(self, out: "torch.Tensor") -> "torch.Tensor":
         """Weighted sum of the penalties on ``out`` (1, 1, Hp, Wp)."""
-        import torch
         import torch.nn.functional as F
 
         total = out.new_zeros(())
@@ -223,4 +222,4 @@ class PriorTerms:
             total = total + self.w_azim * (flat[self.azim_index] - rot).abs().mean()
         if self.fr_a is not None and self.fr_b is not None:
             total = total + self.w_friedel * (flat[self.fr_a] - flat[self.fr_b]).abs().mean()
-        return total if isinstance(total, torch.Tensor) else out.new_tensor(total)
+        return total
