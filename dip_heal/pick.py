@@ -321,6 +321,7 @@ def pick(
     """
     from .frame import composite_native
     from .io import output_path_like, read_image, write_image
+    from .outputs import check_not_input
     from .report import log_limits, save_preview
     from .runs import write_json
 
@@ -369,6 +370,9 @@ def pick(
                            "expected the frame the sweep fitted; put the original back")
     out = Path(out_dir) if out_dir is not None else run.run_dir / "picked"
     stem = f"average{len(averaged)}" if averaged else f"trial{info.number}_iter{it}"
+    inputs = [input_path, run.record.get("mask"), run.record.get("sweep_file")]
+    for target in (output_path_like(frame, out, stem), out / f"{stem}.float32.tif", out / f"{stem}.png"):
+        check_not_input(target, inputs)
     native = composite_native(frame.raw, healed, heal)
     healed_path = write_image(output_path_like(frame, out, stem), native, like=frame)
     f32 = np.where(heal, healed, frame.data).astype(np.float32)
@@ -429,6 +433,7 @@ def write_sheet(
         The pages written.
     """
     from .frame import atomic_path
+    from .outputs import check_not_input
     from .report import log_limits
     from .sheet import contact_sheet, crop, pages, parse_zoom, reduce_for_display
 
@@ -470,6 +475,10 @@ def write_sheet(
                            "artifacts of the workers that ran the trials; copy their artifacts/ folders here")
 
     out_path = Path(out) if out is not None else run.run_dir / "sheet.png"
+    if out_path.suffix.lower() != ".png":
+        raise DipHealError(f"--out {out_path}: the contact sheet is a PNG; expected a path ending in .png; "
+                           "choose another --out")
+    check_not_input(out_path, [run.record.get("input"), run.record.get("mask"), run.record.get("sweep_file")])
     groups = pages(len(trials), rows_per_page)
     written = []
     n_pages = len(groups)

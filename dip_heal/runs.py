@@ -11,9 +11,13 @@ A single fit writes, into ``RUN/``:
 - ``healed.<ext>``: the healed frame in the input's format and dtype (measured pixels bit-exact),
   ``healed.png``: its preview with the healed pixels outlined;
 - ``heal_mask.npy``: the pixels that were healed (True = healed).
+- for a colour-map render (:mod:`dip_heal.renders`): ``healed_render.png`` (the healed frame: the
+  same picture, measured pixels, frame and axes in their original colours) and
+  ``healed_scalar.tif`` (float32 map position ``t`` of the image area).
 
 The folder is built under a temporary name beside ``RUN`` and renamed at the end, so an
-interrupted or failed fit leaves no partial ``RUN``.
+interrupted or failed fit leaves no partial ``RUN``; it carries dip-heal's marker file
+``.dip-heal``, and ``--force`` replaces only such a folder (:mod:`dip_heal.outputs`).
 """
 
 from __future__ import annotations
@@ -23,8 +27,6 @@ import json
 import logging
 import os
 import platform
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,8 @@ import numpy as np
 
 from .config import FitConfig
 from .errors import DipHealError, NothingToHeal
-from .frame import Frame, _umask, atomic_path, composite_native
+from .frame import Frame, atomic_path, composite_native
+from .outputs import begin_dir, check_not_input, commit_dir, discard_dir
 
 __all__ = ["load_frame_and_mask", "fit_to_run", "RunSummary", "write_json", "versions"]
 
@@ -50,6 +53,20 @@ class RunSummary:
     n_healed: int
     iteration: int
     seconds: float
+    iterations_run: int | None = None
+    blend: dict[str, float] | None = None
+
+    def line(self) -> str:
+        """One line for the terminal: what was healed, how far the fit ran, what healed it."""
+        ran = f"{self.iterations_run} iterations run, " if self.iterations_run is not None else ""
+        if self.blend:
+            how = "healed by " + " + ".join(f"{k} {v:.2f}" for k, v in self.blend.items() if v > 0)
+            if not self.blend.get("dip"):
+                how += " (the network's weight is 0: the classical fills predicted the held-out pixels better)"
+        else:
+            how = "healed by the network"
+        return (f"healed {self.n_healed} pixels in {self.seconds:.1f} s ({ran}returned snapshot iteration "
+                f"{self.iteration}; {how}): {self.healed_path}  preview: {self.preview_path}")
 
 
 def versions() -> dict[str, str]:
@@ -123,18 +140,6 @@ def load_frame_and_mask(
     return frame, heal
 
 
-def _prepare_run_dir(out: Path, force: bool) -> Path:
-    if out.exists():
-        if not out.is_dir():
-            raise DipHealError(f"--out {out} is a file; expected a run folder path; choose another --out")
-        if any(out.iterdir()) and not force:
-            raise DipHealError(f"run folder {out} exists and is not empty; choose another --out or pass --force")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
-    return tmp
-
-
 def fit_to_run(
     image_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -164,7 +169,8 @@ def fit_to_run(
     device : str, optional
     progress : bool
     force : bool
-        Replace an existing, non-empty run folder.
+        Replace an existing, non-empty run folder, if dip-heal made it and it holds only what
+        dip-heal wrote (see :mod:`dip_heal.outputs`).
     center : (x, y), optional
         Beam centre in pixels (default: estimated from the frame when the configuration needs one).
 
@@ -186,12 +192,10 @@ def fit_to_run(
             f"{mask_path or image_path}: the mask heals every pixel; expected some measured pixels to fit; "
             "check the mask polarity (--mask-convention)"
         )
-    # refuse to write over the input before any work is done
+    # refuse to write over or delete an input before any work is done
     healed_path_final = output_path_like(frame, out, "healed")
-    if Path(healed_path_final).resolve() == Path(image_path).resolve():
-        raise DipHealError(f"output {healed_path_final} is the input file; choose another --out")
-
-    tmp = _prepare_run_dir(out, force)
+    check_not_input(healed_path_final, [image_path, mask_path])
+    tmp = begin_dir(out, force=force, inputs=[image_path, mask_path])
     try:
         (tmp / "snapshots").mkdir()
         limits = log_limits(np.where(frame.valid & ~heal, frame.data, np.nan))
@@ -217,8 +221,10 @@ def fit_to_run(
             save_preview(stem.with_suffix(".png"), snap.healed, limits=limits, outline=False)
 
         image = np.where(heal, np.nan, frame.data).astype(np.float32)
-        result = fit(image, heal, config, device=device, progress=progress, callback=on_snapshot, keep_snapshots=False,
-                     center=center)
+        from .renders import fit_in_window  # issue 22: a figure render is fitted on its image area only
+
+        result = fit_in_window(frame, fit, image, heal, config, device=device, progress=progress, callback=on_snapshot,
+                               keep_snapshots=False, center=center)
 
         with atomic_path(tmp / "metrics.csv") as mtmp:
             with open(mtmp, "w", newline="") as fh:
@@ -232,6 +238,10 @@ def fit_to_run(
         native = composite_native(frame.raw, result.healed, heal)
         healed_tmp = tmp / Path(healed_path_final).name
         write_image(healed_tmp, native, like=frame)
+        if frame.meta.get("render") is not None:  # issue 22: the healed map position t, as float32
+            from .renders import write_scalar_tiff
+
+            write_scalar_tiff(tmp / "healed_scalar.tif", native, frame)
         save_preview(tmp / "healed.png", result.healed, heal=heal, limits=limits)
         record.update({
             "iteration": result.iteration,
@@ -245,11 +255,9 @@ def fit_to_run(
             "scale": result.scale,
         })
         write_json(tmp / "config.json", record)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        commit_dir(tmp, out, command="fit")
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard_dir(tmp)
         raise
     logger.info("wrote %s (%d pixels healed, %.1f s)", out, int(heal.sum()), result.seconds)
     return RunSummary(
@@ -259,4 +267,6 @@ def fit_to_run(
         n_healed=int(heal.sum()),
         iteration=result.iteration,
         seconds=result.seconds,
+        iterations_run=result.extra.get("stopped_at"),
+        blend=result.extra.get("blend"),
     )

@@ -83,6 +83,7 @@ import numpy as np
 
 from .config import PRESETS, FitConfig
 from .errors import DipHealError, NothingToHeal
+from .outputs import check_not_input, mark_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -102,7 +103,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SAMPLERS = ("grid", "random", "tpe")
-SWEEPS_DIR = Path(__file__).resolve().parents[1] / "sweeps"
+#: The shipped sweep files (package data; the source tree's ``sweeps/`` links to them).
+SWEEPS_DIR = Path(__file__).resolve().parent / "data" / "sweeps"
 _DEFAULT_FILES = {"grid": "mve385-grid.toml", "random": "random.toml", "tpe": "tpe.toml"}
 _TOP_KEYS = {"description", "sampler", "seed", "trials", "config", "params"}
 _RANGE_KEYS = {"low", "high", "log"}
@@ -188,7 +190,7 @@ def default_sweep_path(sampler: str | None = None) -> Path:
     Raises
     ------
     DipHealError
-        When the ``sweeps/`` folder of the source tree is not there (pass a file instead).
+        An unknown sampler, or an installation without its package data.
     """
     name = _DEFAULT_FILES.get(sampler or "grid")
     if name is None:
@@ -196,8 +198,8 @@ def default_sweep_path(sampler: str | None = None) -> Path:
     path = SWEEPS_DIR / name
     if not path.exists():
         raise DipHealError(
-            f"the default sweep file {path} is not installed; expected the dip-heal source tree's sweeps/ "
-            "folder; pass a sweep file with --sweep FILE"
+            f"the default sweep file {path} is not installed; expected it in dip-heal's package data; "
+            "reinstall dip-heal or pass a sweep file with --sweep FILE"
         )
     return path
 
@@ -494,6 +496,7 @@ class _Context:
     device: str | None
     progress: bool
     grace_period: int
+    tmp_root: Path | None = None
 
 
 def _frame_digest(image: np.ndarray, heal: np.ndarray, holdout: np.ndarray) -> str:
@@ -577,6 +580,12 @@ def run_sweep(
     run = Path(out)
     base_config = base_config if base_config is not None else FitConfig.preset("default")
     spec = load_sweep(sweep_file if sweep_file is not None else default_sweep_path(sampler))
+    if trials is not None and (sampler or spec.sampler) == "grid":
+        # a grid's points are fixed: --trials N runs N of them now, the same command runs the rest
+        max_trials = trials if max_trials is None else min(max_trials, trials)
+        logger.info("grid sweep: running at most %d of its %d points now; run the same command again to "
+                    "continue", trials, spec.n_points())
+        trials = None
     spec = with_overrides(spec, sampler, trials)
     config = resolve_config(base_config, spec, overrides)
     if config.ensemble > 1:
@@ -624,7 +633,10 @@ def run_sweep(
     if storage is not None:  # a server: check it answers before writing anything
         rdb = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     _check_run_dir(run, record)
+    check_not_input(run, [image, mask_path, sweep_file])
     run.mkdir(parents=True, exist_ok=True)
+    mark_dir(run, command="fit --grid", entries=["sweep.json", "heal_mask.npy", "holdout.npy", "artifacts",
+                                                  "study.db", ".tmp"])
     if storage is None:
         rdb = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     store_dir = run / "artifacts"
@@ -641,7 +653,7 @@ def run_sweep(
         image=data, heal=heal, holdout=holdout,
         limits=log_limits(np.where(heal, np.nan, frame.data)),
         config=config, spec=spec, points=spec.points(), store=_artifact_store(store_dir),
-        device=device, progress=progress, grace_period=grace_period,
+        device=device, progress=progress, grace_period=grace_period, tmp_root=run / ".tmp",
     )
     logger.info("sweep %s: %s sampler, %d %s, study %r in %s", run, spec.sampler, spec.n_points(),
                 "points" if spec.sampler == "grid" else "trials", study_name, _redact(url))
@@ -793,6 +805,32 @@ def _fail_stale(study: "optuna.Study", rdb: Any = None, no_beat_after: float | N
             pass
 
 
+def _remove_orphans(study: "optuna.Study", ctx: _Context) -> None:
+    """Delete the snapshots and temporary files of failed (killed, interrupted) trials.
+
+    Their points are queued again and run from scratch, so what they left is never read: their
+    artifacts would only be orphans in ``artifacts/`` and their temporary folders leftovers.
+    """
+    for t in study.get_trials(deepcopy=False, states=None):
+        if t.state.name != "FAIL":
+            continue
+        n_removed = 0
+        for snap in t.user_attrs.get("snapshots", []):
+            for key in ("npy", "png"):
+                if snap.get(key) is None:
+                    continue
+                try:
+                    ctx.store.remove(snap[key])
+                    n_removed += 1
+                except Exception:  # already removed (by us or another worker): ArtifactNotFound
+                    pass
+        if ctx.tmp_root is not None and ctx.tmp_root.is_dir():
+            for left in ctx.tmp_root.glob(f"trial{t.number:05d}-*"):
+                shutil.rmtree(left, ignore_errors=True)
+        if n_removed:
+            logger.info("removed %d snapshot file(s) of failed trial %d (its point is run again)", n_removed, t.number)
+
+
 def _drive(study: "optuna.Study", ctx: _Context, heartbeat_interval: int, max_trials: int | None,
            rdb: Any = None) -> None:
     """Run trials until every point (grid, random) or ``trials`` trials (TPE) are complete."""
@@ -807,6 +845,7 @@ def _drive(study: "optuna.Study", ctx: _Context, heartbeat_interval: int, max_tr
 
     while True:
         _fail_stale(study, rdb, 2 * ctx.grace_period + heartbeat_interval)
+        _remove_orphans(study, ctx)
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state.name == "COMPLETE"]
         running = [t for t in trials if t.state.name == "RUNNING"]
@@ -899,7 +938,9 @@ def _objective(trial: "optuna.Trial", ctx: _Context) -> float:
     trial.set_user_attr("torch_threads", _torch_threads())
     trial.set_user_attr("snapshots", [])
     snapshots: list[dict[str, Any]] = []
-    tmp = Path(tempfile.mkdtemp(prefix="dipheal-trial-"))
+    if ctx.tmp_root is not None:
+        ctx.tmp_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"trial{trial.number:05d}-", dir=ctx.tmp_root))
     label = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
     logger.info("trial %d: %s", trial.number, label)
 
