@@ -73,11 +73,12 @@ _EXT_FORMAT: dict[str, str] = {
     ".png": "png",
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
+    ".fig": "matfig",  # issue 22: MATLAB figures (dip_heal.matfig)
 }
 
 #: Formats :func:`read_image` understands (Bruker frames are found by content, e.g. ``name.0026``).
 READ_FORMATS = (
-    "cbf", "edf", "tiff", "mar345", "marccd", "bruker", "hdf5", "nxcansas", "npy", "png", "jpeg",
+    "cbf", "edf", "tiff", "mar345", "marccd", "bruker", "hdf5", "nxcansas", "npy", "png", "jpeg", "matfig",
 )
 #: Formats :func:`write_image` writes.
 WRITE_FORMATS = ("cbf", "edf", "tiff", "npy")
@@ -85,7 +86,8 @@ _WRITE_EXT = {"cbf": ".cbf", "edf": ".edf", "tiff": ".tif", "npy": ".npy"}
 _SUPPORTED_TEXT = (
     "CBF (.cbf[.gz|.bz2]), EDF (.edf[.gz|.bz2]), TIFF (.tif/.tiff), mar345 (.mar3450/.mar2300), "
     "MarCCD (.mccd[.bz2]), Bruker frames (.sfrm or detected by content), HDF5/NeXus/EIGER/NXcanSAS "
-    "(.h5/.nxs/.hdf5, select with path.h5::/entry/data/data[0]), NPY (.npy), PNG/JPEG"
+    "(.h5/.nxs/.hdf5, select with path.h5::/entry/data/data[0]), NPY (.npy), PNG/JPEG (colour-map renders "
+    "too), MATLAB figures (.fig)"
 )
 _COMPRESSED = (".gz", ".bz2")
 
@@ -193,8 +195,8 @@ def detector_name(text: str | None) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _split_selector(path: str | os.PathLike) -> tuple[Path, str | None, int | None]:
-    """``file.h5::/entry/data/data[1]`` -> (file, dataset, index)."""
+def split_selector(path: str | os.PathLike) -> tuple[Path, str | None, int | None]:
+    """``file.h5::/entry/data/data[1]`` -> (file, dataset, index); a plain path -> (path, None, None)."""
     text = os.fspath(path)
     if "::" not in text:
         return Path(text), None, None
@@ -230,16 +232,36 @@ def _sniff(path: Path) -> str | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith((b"II*\x00", b"MM\x00*")):
-        return None  # TIFF-like: fabio tells TIFF from MarCCD
+        return "tiff-like"  # fabio tells TIFF from MarCCD
+    if head.startswith(b"###CBF"):
+        return "cbf"
     return None
 
 
+# what a file's content may be under each extension's format (TIFF-like: TIFF or MarCCD)
+_CONTENT_FITS = {"tiff": {"tiff-like"}, "marccd": {"tiff-like"}}
+
+
 def _detect_format(path: Path) -> str:
-    """Our format name, from the content where it is unambiguous, else the extension."""
+    """Our format name, from the content where it is unambiguous, else the extension.
+
+    A file whose extension names one known format and whose content is recognisably another
+    (CBF bytes named ``.tif``) is refused: one of the two is wrong, and guessing could write the
+    healed frame in a format the user did not expect.
+    """
     sniffed = _sniff(path)
+    ext_fmt = _EXT_FORMAT.get(_base_suffix(path))
+    if sniffed is not None and ext_fmt is not None and not _compressed(path) \
+            and sniffed != ext_fmt and sniffed not in _CONTENT_FITS.get(ext_fmt, set()):
+        content = "TIFF" if sniffed == "tiff-like" else sniffed.upper()
+        raise DipHealError(
+            f"{path} has extension {_base_suffix(path)!r} ({ext_fmt}) but its content is {content}; expected "
+            "content that matches the extension; rename the file to the right extension"
+        )
+    if sniffed == "tiff-like":
+        return ext_fmt or "fabio"
     if sniffed is not None:
         return sniffed
-    ext_fmt = _EXT_FORMAT.get(_base_suffix(path))
     if ext_fmt in ("hdf5", "npy", "png", "jpeg"):
         # extension says so but magic bytes disagree (or the file is compressed)
         raise DipHealError(
@@ -247,6 +269,10 @@ def _detect_format(path: Path) -> str:
             f"expected an uncompressed {ext_fmt} file; check the file (supported: {_SUPPORTED_TEXT})"
         )
     return ext_fmt or "fabio"
+
+
+def _compressed(path: Path) -> bool:
+    return path.name.lower().endswith(_COMPRESSED)
 
 
 def _header_str(header: Any) -> dict[str, str]:
@@ -321,11 +347,20 @@ def _check_index(index: int, n: int, path: Path) -> int:
 def _read_fabio(path: Path, index: int | None, fmt_hint: str) -> Frame:
     import fabio
 
+    from .integrity import check_compressed, fabio_guard, missing_data_error
+
+    check_compressed(path)  # a gzip/bz2 stream cut short can come back as zeros without a word
     sink = _stdio.StringIO()
     try:
-        with contextlib.redirect_stdout(sink):  # some fabio readers print
+        with fabio_guard(path) as said, contextlib.redirect_stdout(sink):  # some fabio readers print
             img = fabio.open(str(path))
+            np.asarray(img.data)  # some readers decode lazily: read the pixels inside the guard
+    except DipHealError:
+        raise
     except Exception as exc:  # fabio raises many types for files it cannot parse
+        bad = [m for m in said.messages if m] if "said" in locals() else []
+        if isinstance(exc, AssertionError) or any(_looks_truncated(m) for m in bad):
+            raise missing_data_error(path, bad[0] if bad else str(exc)) from None
         if fmt_hint == "fabio":
             raise DipHealError(
                 f"{path}: unknown image format (extension {_base_suffix(path) or 'none'!r}); "
@@ -358,12 +393,20 @@ def _read_fabio(path: Path, index: int | None, fmt_hint: str) -> Frame:
             break
     meta = {"path": str(path), "format": fmt, "detector": det, "header": header, "index": k}
     raw = np.asarray(img.data)
+    if raw.ndim < 2 or raw.size == 0:
+        raise missing_data_error(path, said.messages[0] if said.messages else "no pixel data")
     if raw.ndim == 3 and raw.shape[-1] in (3, 4):
         logger.warning("%s is a colour (%d-channel) image: a colour-map render is not intensities; "
                        "using its luminance; use the detector's raw frame where you have it",
                        path, raw.shape[-1])
         raw = _luminance(raw[..., :3])
     return _make_frame(raw, meta)
+
+
+def _looks_truncated(message: str) -> bool:
+    from .integrity import _MISSING
+
+    return bool(_MISSING.search(message))
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
@@ -387,6 +430,13 @@ def _read_npy(path: Path, index: int | None) -> Frame:
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
+        if "could only read" in str(exc) or "Failed to read all data" in str(exc):
+            raise DipHealError(f"{path}: the file is truncated ({_npy_detail(path)}); expected a complete .npy; "
+                               "copy or save it again") from None
+        if "allow_pickle" in str(exc):
+            raise DipHealError(f"{path}: holds an object array (pickled Python objects), which dip-heal never "
+                               "loads; expected a numeric 2-D array; save it with np.save(path, "
+                               "np.asarray(a, dtype=float))") from None
         raise DipHealError(
             f"{path}: could not read the .npy ({exc}); expected a numeric array saved with np.save; "
             "save a plain numeric 2-D array"
@@ -405,6 +455,20 @@ def _read_npy(path: Path, index: int | None) -> Frame:
     return _make_frame(arr, {"path": str(path), "format": "npy", "header": {}})
 
 
+def _npy_detail(path: Path) -> str:
+    """``"N data bytes found, M expected"`` for a truncated .npy."""
+    try:
+        with open(path, "rb") as fh:
+            major, _minor = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = read(fh)
+            offset = fh.tell()
+        want = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        return f"{path.stat().st_size - offset} data bytes found, {want} expected"
+    except Exception:  # a header too broken to parse
+        return "the data block is shorter than its header says"
+
+
 def _read_pil(path: Path, fmt: str, index: int | None) -> Frame:
     from PIL import Image
 
@@ -416,6 +480,15 @@ def _read_pil(path: Path, fmt: str, index: int | None) -> Frame:
         mode = im.mode
         header = {"mode": mode}
         header.update({str(k_): str(v) for k_, v in im.info.items() if isinstance(v, (str, int, float))})
+        if mode not in ("I;16", "I;16B", "I;16L", "I", "F", "L", "1", "LA"):
+            # issue 22: a colour-map render is read as the map's scalar (dip_heal.renders)
+            from .renders import read_render
+
+            alpha = "A" in mode or "transparency" in im.info
+            rendered = read_render(path, np.asarray(im.convert("RGBA" if alpha else "RGB")), fmt=fmt,
+                                   header=header, index=k)
+            if rendered is not None:
+                return rendered
         if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
             raw = np.asarray(im)
         else:
@@ -633,6 +706,11 @@ def _read_hdf5(path: Path, dataset: str | None, index: int | None) -> Frame:
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:
+        m = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
+        if m:
+            raise DipHealError(f"{path}: the HDF5 file is truncated ({m.group(1)} bytes found, {m.group(2)} "
+                               "expected); expected a complete file; copy it again (an EIGER master still being "
+                               "written?)") from None
         raise DipHealError(
             f"{path}: could not open as HDF5 ({exc}); expected a readable HDF5/NeXus file; check the file"
         ) from exc
@@ -753,7 +831,7 @@ def read_image(path: str | os.PathLike, index: int | None = None) -> Frame:
         Missing or empty file, unknown format, a file that is not a 2-D frame, a bad selector or
         frame index.
     """
-    file, dataset, sel_index = _split_selector(path)
+    file, dataset, sel_index = split_selector(path)
     if sel_index is not None:
         index = sel_index
     if not file.exists():
@@ -776,6 +854,10 @@ def read_image(path: str | os.PathLike, index: int | None = None) -> Frame:
         return _read_npy(file, index)
     if fmt in ("png", "jpeg"):
         return _read_pil(file, fmt, index)
+    if fmt == "matfig":  # issue 22: the image CData of a MATLAB .fig
+        from .matfig import read_matfig
+
+        return read_matfig(file, index)
     return _read_fabio(file, index, fmt)
 
 
@@ -860,6 +942,10 @@ def write_image(
         2-D or not the shape of ``like``, a dtype the format cannot hold, NaN into integers.
     """
     out = Path(path)
+    if like is not None and like.meta.get("render") is not None and (format or out.suffix).lower().lstrip(".") == "png":
+        from .renders import write_render  # issue 22: a render is written back as the same picture
+
+        return write_render(out, data, like)
     fmt = _format_for_output(out, format)
     arr = np.asarray(data)
     if arr.ndim != 2:
@@ -956,6 +1042,8 @@ def output_path_like(frame: Frame, out_dir: str | os.PathLike, stem: str) -> Pat
     >>> output_path_like(f, "out", "healed").as_posix()
     'out/healed.tif'
     """
+    if frame.meta.get("render") is not None:  # issue 22: the healed picture, beside a run's preview healed.png
+        return Path(out_dir) / f"{stem}_render.png"
     fmt = frame.meta.get("format")
     ext = _WRITE_EXT.get(fmt, ".tif")
     if fmt == "cbf" and frame.raw.dtype not in _CBF_DTYPES:
