@@ -673,6 +673,15 @@ class BenchResult:
         return (float(np.mean([s.l1 for s in ok])), float(np.nanmean([s.r for s in ok])),
                 float(np.mean([s.seconds for s in ok])), len(ok))
 
+    def failures(self) -> dict[str, tuple[int, str]]:
+        """Methods that failed on some case: ``{method: (cases failed, first error)}``."""
+        out: dict[str, tuple[int, str]] = {}
+        for s in self.scores:
+            if not s.ok:
+                n, first = out.get(s.method, (0, s.error or ""))
+                out[s.method] = (n + 1, first)
+        return out
+
     def label(self, method: str) -> str:
         """Row label: the method, with the iteration budget of iterative methods."""
         for s in self.scores:
@@ -846,6 +855,19 @@ def run_case(prep: PreparedCase, methods: Sequence[str], *, data_dir: str | os.P
     return scores, healed
 
 
+def _check_method_arg(method: str) -> None:
+    """Refuse, before any work, a method argument that names a missing file or folder."""
+    base, sep, arg = method.partition(":")
+    if not sep or not arg:
+        return
+    if base == "blind" and not (Path(arg) / "card.json").is_file():
+        raise DipHealError(f"--methods {method}: {arg} is not a model folder (no card.json); expected a folder "
+                           "written by dip-heal train; check the path")
+    if base == "dip" and (arg.endswith(".json") or "/" in arg or os.sep in arg) and not Path(arg).exists():
+        raise DipHealError(f"--methods {method}: no such config file or sweep folder {arg}; expected a FitConfig "
+                           "JSON, a sweep run folder or a preset name; check the path")
+
+
 def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.PathLike,
               methods: Sequence[str] = CLASSICAL, *, out: str | os.PathLike | None = None,
               method_opts: dict[str, dict[str, Any]] | None = None, panels: bool = True) -> BenchResult:
@@ -883,6 +905,11 @@ def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.Path
         raise DipHealError("no method given; expected at least one, e.g. biharmonic,ns,telea,pyfai")
     for m in methods:
         heal_method(m)  # unknown names fail before any work
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise DipHealError(f"--out {out} is a file; expected a folder for the bench's table and figures; "
+                           "choose another --out")
+    for m in methods:
+        _check_method_arg(m)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DipHealError(f"data folder {data_dir} does not exist; expected the folder of the case files' frames")
@@ -912,13 +939,14 @@ def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.Path
         if out is not None and panels and healed:
             fig = panel_figure(prep, healed)
             _save_figure(fig, Path(out) / "panels" / f"{case.name}.png")
-    if out is not None:
-        write_outputs(result, out)
-    if not result.cases:
+    if not result.cases:  # before anything is written: no table for a bench that did not run
+        where = f"{cases}: " if isinstance(cases, (str, os.PathLike)) else ""
         raise DipHealError(
-            f"no case could be run ({len(result.skipped)} skipped: "
+            f"{where}no case could be run ({len(result.skipped)} skipped: "
             + "; ".join(f"{n}: {r}" for n, r in result.skipped[:3]) + "); check the case file and --data"
         )
+    if out is not None:
+        write_outputs(result, out)
     return result
 
 

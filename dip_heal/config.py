@@ -291,13 +291,24 @@ class FitConfig:
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "FitConfig":
-        """Read from JSON text or a JSON file."""
+        """Read from JSON text or a JSON file (a run's ``config.json``: its ``config`` entry)."""
         p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
+        where = f"{p}: " if p is not None else ""
         try:
             text = p.read_text() if p is not None else str(text_or_path)
-            return cls.from_dict(json.loads(text))
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DipHealError(f"config is not valid JSON ({exc}); expected a FitConfig JSON object") from None
+            raise DipHealError(f"{where}not valid JSON ({exc}); expected a FitConfig JSON object; "
+                               "fix the file or write it with FitConfig.to_json") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DipHealError(f"{where}cannot read it ({type(exc).__name__}); expected a FitConfig JSON "
+                               "file; check the path") from None
+        if isinstance(data, dict) and isinstance(data.get("config"), dict):
+            data = data["config"]  # a run folder's config.json
+        try:
+            return cls.from_dict(data)
+        except (DipHealError, TypeError) as exc:
+            raise DipHealError(f"{where}{exc}") from None
 
     def replace(self, **changes: Any) -> "FitConfig":
         """A copy with some fields changed (validated again)."""

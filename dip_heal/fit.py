@@ -560,6 +560,10 @@ def fit(
     import torch
 
     config = config if config is not None else FitConfig.preset("default")
+    if center is not None:
+        from .polar import check_center
+
+        check_center(center, np.shape(image), what="--center")
     if config.ensemble > 1:
         return _fit_ensemble(image, heal, config, device=device, progress=progress, callback=callback,
                              holdout=holdout, keep_snapshots=keep_snapshots, center=center)

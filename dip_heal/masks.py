@@ -224,22 +224,52 @@ class MaskSpec:
     def from_json(cls, text_or_path: str | os.PathLike) -> "MaskSpec":
         """Read a spec from JSON text or a ``.json`` file."""
         s = str(text_or_path)
+        where = ""
         if not s.lstrip().startswith("{"):
             p = Path(s)
             if not p.exists():
-                raise DipHealError(f"no such spec file: {p}; expected a JSON mask spec; check the path")
+                p = shipped_spec_path(s)
+            where = f"{p}: "
             s = p.read_text()
         try:
             d = json.loads(s)
         except json.JSONDecodeError as exc:
-            raise DipHealError(f"mask spec is not valid JSON ({exc}); expected a JSON object; fix the file") from None
+            raise DipHealError(f"{where}mask spec is not valid JSON ({exc}); expected a JSON object; fix the file") from None
         if not isinstance(d, dict):
-            raise DipHealError(f"mask spec is a JSON {type(d).__name__}; expected an object; fix the file")
-        return cls.from_dict(d)
+            raise DipHealError(f"{where}mask spec is a JSON {type(d).__name__}; expected an object; fix the file")
+        try:
+            return cls.from_dict(d)
+        except DipHealError as exc:
+            raise DipHealError(f"{where}{exc}") from None
 
     def replace(self, **changes: Any) -> "MaskSpec":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+#: The shipped mask specs (package data; the source tree's ``masks/`` links to them).
+SPECS_DIR = Path(__file__).resolve().parent / "data" / "masks"
+
+
+def shipped_specs() -> list[str]:
+    """Names of the mask specs shipped with dip-heal (``dip-heal mask --spec NAME``)."""
+    return sorted(p.stem for p in SPECS_DIR.glob("*.json"))
+
+
+def shipped_spec_path(name: str) -> Path:
+    """The shipped spec called ``name`` (with or without ``.json``).
+
+    Raises
+    ------
+    DipHealError
+        Neither a file nor a shipped spec of that name.
+    """
+    stem = name[:-5] if name.endswith(".json") else name
+    p = SPECS_DIR / f"{stem}.json"
+    if "/" in name or os.sep in name or not p.is_file():
+        raise DipHealError(f"no such spec file: {name}; expected a JSON mask spec or a shipped spec name "
+                           f"({', '.join(shipped_specs())}); check the path")
+    return p
 
 
 def _check_shape(s: Mapping[str, Any]) -> dict[str, Any]:
@@ -639,7 +669,12 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
     z = lambda: np.zeros(shape, bool)  # noqa: E731
     layers: dict[str, np.ndarray] = {k: z() for k in CAUSES}
     header = frame.meta.get("header") or {}
-    det = dets.resolve_detector(spec.detector, shape, header, frame.meta.get("detector"))
+    # issue 22: a colour-map render (dip_heal.renders) has its own finders (dip_heal.render_masks)
+    render = frame.meta.get("render") is not None
+    if render and spec.detector.lower() in ("auto", ""):
+        det = None  # a render's pixels are not the detector's: no module geometry unless named
+    else:
+        det = dets.resolve_detector(spec.detector, shape, header, frame.meta.get("detector"))
     info["detector"] = det
     if spec.gaps and det is not None:
         layers["gaps"] = dets.gap_mask(det, shape)
@@ -655,9 +690,16 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
                 layers["file_mask"] |= m.astype(bool)
     measured = np.isfinite(frame.data) & ~layers["sentinel"] & ~layers["gaps"] & ~layers["file_mask"]
     ignore = _zero_border(raw) & ~layers["gaps"] if spec.ignore_zero_border else z()
+    if render:  # issue 22: figure frame, axes, tick marks, labels: not data, not to heal
+        ignore = ignore | ~frame.valid
     if ignore.any():
         measured &= ~ignore
-    if spec.stripes:
+    if spec.stripes and render:  # issue 22: gaps sit at the map's lowest level, not at zero
+        from .render_masks import minimum_stripes
+
+        layers["stripes"] = minimum_stripes(frame.data, measured) & measured
+        measured &= ~layers["stripes"]
+    elif spec.stripes:
         layers["stripes"] = _empty_stripes(raw, measured, spec.stripe_fraction) & measured
         measured &= ~layers["stripes"]
     if not measured.any():
@@ -666,12 +708,26 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
             "check the file, or the detector (--detector none)"
         )
     if spec.beamstop == "auto" or spec.holder == "auto":
+        if spec.beam_center is not None:
+            from .polar import check_center
+
+            check_center(spec.beam_center, shape, what="--center")
         center = spec.beam_center or estimate_center(frame.data, measured)
         info["center"] = tuple(float(c) for c in center)
-        bs = find_beamstop(frame.data, measured, center, margin=spec.beamstop_margin)
+        if render:  # issue 22: the shadow at the map's lowest level, and a dark band to the edge
+            from .render_masks import find_band_holder, find_dark_beamstop
+
+            bs = find_dark_beamstop(frame.data, measured, center, margin=spec.beamstop_margin)
+        else:
+            bs = find_beamstop(frame.data, measured, center, margin=spec.beamstop_margin)
         if spec.beamstop == "auto":
             layers["beamstop"] = bs
-        if spec.holder == "auto" and bs.any():
+        if spec.holder == "auto" and render:
+            poly = find_band_holder(frame.data, measured & ~bs, center, beamstop=bs)
+            info["holder_polygon"] = poly
+            if poly is not None:
+                layers["holder"] = shape_mask({"kind": "polygon", "points": poly}, shape)
+        elif spec.holder == "auto" and bs.any():
             poly = find_holder(frame.data, measured, bs)
             info["holder_polygon"] = poly
             if poly is not None:
@@ -897,6 +953,8 @@ def read_mask(
     p = Path(spath)
     if not p.exists():
         raise DipHealError(f"no such mask file: {p}; expected an existing mask; check the path")
+    if p.is_dir():
+        raise DipHealError(f"mask {p} is a folder; expected a mask file; name one file")
     if convention is not None and convention not in CONVENTIONS:
         raise DipHealError(
             f"mask convention {convention!r}; expected one of {', '.join(CONVENTIONS)}; see masks/README.md"
@@ -912,8 +970,16 @@ def read_mask(
     default_conv = side.get("convention")
     arr: np.ndarray
     if fmt == "npy":
-        arr = np.load(p, allow_pickle=False)
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise DipHealError(f"mask {p}: cannot read it as .npy ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+                               "expected a bool or integer array saved with np.save; save a plain 2-D mask") from None
+        if arr.dtype.kind not in "biuf":
+            raise DipHealError(f"mask {p}: array of dtype {arr.dtype}; expected bool or integer values; "
+                               "save a plain 2-D bool mask")
         default_conv = default_conv or "heal"
+        _refuse_frame_like(arr, p, convention or side.get("convention"))
     elif fmt == "png":
         from PIL import Image
 
@@ -921,14 +987,21 @@ def read_mask(
             a = np.asarray(im)
         arr = a[..., 0] if a.ndim == 3 else a
         default_conv = default_conv or "keep"
+        _refuse_frame_like(arr, p, convention or side.get("convention"))
         if convention is None and default_conv == "keep":
             arr = arr > 127  # keep where bright (SciAnalysis threshold)
     elif fmt in ("edf", "tiff", "msk"):
         import fabio
 
-        img = fabio.open(str(p))
+        try:
+            img = fabio.open(str(p))
+        except Exception as exc:  # fabio raises many types for files it cannot parse
+            raise DipHealError(f"mask {p}: cannot read it as {fmt} ({type(exc).__name__}); expected a mask image; "
+                               "check the file") from None
         arr = np.asarray(img.data)
         hdr = {str(k): str(v) for k, v in (img.header or {}).items()}
+        if not any('"convention"' in v for v in hdr.values()):
+            _refuse_frame_like(arr, p, convention or side.get("convention"))
         if default_conv is None:
             for v in hdr.values():
                 if '"convention"' in v:
@@ -996,6 +1069,24 @@ def read_mask(
     if shape is not None:
         check_mask_shape(heal, tuple(shape), f"mask {p.name}")
     return np.ascontiguousarray(heal)
+
+
+_MAX_MASK_LEVELS = 16
+
+
+def _refuse_frame_like(arr: np.ndarray, path: Path, convention: str | None) -> None:
+    """Refuse a "mask" with many distinct values (a detector frame given as --mask) unless its convention is given."""
+    if convention is not None or arr.size == 0:
+        return
+    sample = np.asarray(arr).ravel()
+    if sample.size > 1_000_000:
+        sample = sample[:: sample.size // 1_000_000 + 1]
+    levels = np.unique(sample)
+    if levels.size > _MAX_MASK_LEVELS:
+        raise DipHealError(
+            f"mask {path} holds {levels.size} distinct values, like a detector frame, not a mask; expected a few "
+            "levels (0/1, 0/255); give the mask file (dip-heal mask IMAGE), or --mask-convention to use it anyway"
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,29 @@ def _fill_periodic(values: np.ndarray, have: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_center(center: tuple[float, float], shape: tuple[int, int], *, what: str = "beam centre") -> None:
+    """Refuse a beam centre more than one frame size outside the frame (or not finite).
+
+    A centre outside the frame is normal (GISAXS, a corner detector), but one farther than a
+    frame's width or height is a typo or a unit error, and the polar grids about it would grow
+    with the distance (memory and time).
+
+    Raises
+    ------
+    DipHealError
+        The centre is not finite or lies more than the frame's size beyond an edge.
+    """
+    from .errors import DipHealError
+
+    m, n = int(shape[0]), int(shape[1])
+    cx, cy = float(center[0]), float(center[1])
+    if not (np.isfinite(cx) and np.isfinite(cy)) or not (-n <= cx <= 2 * n and -m <= cy <= 2 * m):
+        raise DipHealError(
+            f"{what} x={cx:g}, y={cy:g} lies more than a frame's size outside the {m}x{n} frame; expected "
+            f"x in [{-n}, {2 * n}] and y in [{-m}, {2 * m}] (column, row in pixels); check the numbers and units"
+        )
+
+
 def azimuthal_model(
     y: np.ndarray,
     known: np.ndarray,
@@ -68,6 +91,7 @@ def azimuthal_model(
         raise ValueError(f"got image {y.shape} and mask {known.shape}; expected two 2-D arrays of one shape")
     if n_azim < 4:
         raise ValueError(f"got n_azim={n_azim}; expected at least 4 azimuthal bins")
+    check_center(center, y.shape)
     cx, cy = float(center[0]), float(center[1])
     m, n = y.shape
     yy, xx = np.nonzero(known)

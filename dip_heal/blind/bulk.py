@@ -203,15 +203,23 @@ class BulkSummary:
         )
 
 
+def _stem(path: Path) -> str:
+    """Output stem of an input: the file's name before its first dot, plus ``_K`` for an HDF5 selector's frame."""
+    from ..io import split_selector
+
+    file, _dataset, index = split_selector(path)
+    return file.name.split(".")[0] + (f"_{index}" if index is not None else "")
+
+
 def _output_for(path: Path, frame: Any, out_dir: Path, suffix: str) -> Path:
     from ..io import output_path_like
 
-    return output_path_like(frame, out_dir, path.name.split(".")[0] + suffix)
+    return output_path_like(frame, out_dir, _stem(path) + suffix)
 
 
 def _guess_output(path: Path, out_dir: Path, suffix: str) -> list[Path]:
-    stem = path.name.split(".")[0] + suffix
-    return [out_dir / f"{stem}{ext}" for ext in (".cbf", ".edf", ".tif", ".npy")]
+    stem = _stem(path) + suffix
+    return [out_dir / f"{stem}{ext}" for ext in (".cbf", ".edf", ".tif", ".npy", ".h5")]
 
 
 def bulk(
@@ -268,15 +276,35 @@ def bulk(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DipHealError(f"output {out} is a file; expected a folder for the healed frames; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    if isinstance(mask_spec, (str, os.PathLike)):
+    spec_path = mask_spec if isinstance(mask_spec, (str, os.PathLike)) else None
+    if spec_path is not None:
         from ..masks import MaskSpec
 
-        mask_spec = MaskSpec.from_json(mask_spec)
+        mask_spec = MaskSpec.from_json(spec_path)
+    from ..outputs import check_not_input
+
+    paths = [Path(p) for p in inputs]
+    for path in paths:  # before anything is written: no output may be an input
+        for guess in _guess_output(path, out, suffix):
+            check_not_input(guess, [*paths, spec_path, model_dir], option="--out/--suffix")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = _heal_all(paths, out, model, mask_spec, batch=batch, device=device, progress=progress,
+                            suffix=suffix, overwrite=overwrite)
+    finally:
+        if created and not any(out.iterdir()):  # nothing written: leave no empty folder behind
+            out.rmdir()
+    summary.seconds = time.perf_counter() - t0
+    logger.debug("%s", summary.line())
+    return summary
+
+
+def _heal_all(paths: list[Path], out: Path, model: BlindModel, mask_spec: Any, *, batch: int,
+              device: str | None, progress: bool, suffix: str, overwrite: bool) -> BulkSummary:
     from ..io import read_image, write_image
 
     summary = BulkSummary()
-    paths = [Path(p) for p in inputs]
     it: Any = paths
     if progress:
         from tqdm import tqdm
@@ -300,8 +328,6 @@ def bulk(
             summary.written.append(target)
         except (DipHealError, NothingToHeal, ValueError, OSError) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            logger.error("%s: %s (skipped)", path, msg)
+            logger.warning("%s skipped: %s", path, msg)
             summary.failed.append((str(path), msg))
-    summary.seconds = time.perf_counter() - t0
-    logger.debug("%s", summary.line())
     return summary

@@ -191,8 +191,12 @@ def load_model(model_dir: str | os.PathLike | None = None) -> BlindModel:
     DipHealError
         For a missing card or weights, an unknown architecture, or weights that do not fit it.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise DipHealError("trained models need the safetensors package, which is not installed; "
+                           "install it with pip install 'dip-heal[blind]'") from None
 
     d = Path(model_dir) if model_dir is not None else default_model_dir()
     card = read_card(d)
@@ -299,6 +303,20 @@ def _dlsia_to_hparams(topo: dict[str, Any], state: dict[str, torch.Tensor]) -> t
     )
 
 
+def _load_refusal(text: str) -> str:
+    """Why torch refused a file, whole: the global it blocked and torch's warning that loading it
+    without ``weights_only`` can execute code (never cut off, so nobody takes the advice blindly)."""
+    import re
+
+    text = " ".join(text.split())
+    blocked = re.search(r"(unsupported GLOBAL \S+|Unsupported global: GLOBAL \S+)", text)
+    if "weights_only" in text and "arbitrary code execution" in text:
+        what = f"it holds {blocked.group(1)}" if blocked else "it holds objects outside the allowed types"
+        return (f"{what}; torch warns that loading it without weights_only can result in arbitrary code "
+                "execution, so dip-heal never does")
+    return text[:300]
+
+
 def import_dlsia(
     path: str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
@@ -337,7 +355,7 @@ def import_dlsia(
         with torch.serialization.safe_globals(_dlsia_safe_globals()):
             obj = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError, EOFError ...
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = _load_refusal(str(exc)) or type(exc).__name__
         raise DipHealError(
             f"refusing {p}: it does not load with torch.load(weights_only=True) ({reason}); "
             "expected a dlsia network file holding only tensors, numbers and torch.nn layer classes; "

@@ -447,12 +447,22 @@ def _save_checkpoint(out: Path, net, opt, sched, step: int, history: list, best:
 
 
 def _load_checkpoint(out: Path, net, opt, sched) -> tuple[int, list, dict]:
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     ck = out / CHECKPOINT_DIR
-    meta = json.loads((ck / "state.json").read_text())
-    tensors = load_file(str(ck / "state.safetensors"))
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    fix = f"expected the checkpoint dip-heal train wrote (state.json + state.safetensors); pass --no-resume " \
+          f"or remove {ck}"
+    try:
+        meta = json.loads((ck / "state.json").read_text())
+        tensors = load_file(str(ck / "state.safetensors"))
+    except (OSError, ValueError, SafetensorError) as exc:
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DipHealError(f"cannot resume from {ck} ({what}); {fix}") from None
+    try:
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    except RuntimeError:
+        raise DipHealError(f"the checkpoint in {ck} does not fit this network; {fix}") from None
     state: dict[int, dict[str, torch.Tensor]] = {}
     for k, v in tensors.items():
         if k.startswith("opt."):

@@ -58,7 +58,7 @@ class _LazyGroup(click.Group):
                 raise click.ClickException(f"'dip-heal {name}' is not available in this version")
 
             return _unavailable
-        return getattr(mod, attr)
+        return _with_common_options(getattr(mod, attr))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(n, _HELP.get(n, "")) for n in self.list_commands(ctx)]
@@ -76,11 +76,60 @@ class _LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("dip-heal: interrupted", err=True)
             ctx.exit(130)
-        except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, OSError) as exc:
+        except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, OSError, MemoryError,
+                ImportError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise click.ClickException(msg) from None
+            raise click.ClickException(_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error, with a hint for the errors that carry none."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, MemoryError):
+        return (f"out of memory ({msg or 'MemoryError'}); expected a frame and options that fit this machine; "
+                "try a smaller frame, crop it, or use --device with more memory")
+    if isinstance(exc, ImportError):
+        name = getattr(exc, "name", None) or msg
+        return (f"a package this command needs is missing ({name}); install dip-heal's extras, e.g. "
+                "pip install 'dip-heal[blind]'")
+    return msg or type(exc).__name__
+
+
+# the group's options, also accepted after the subcommand (dip-heal fit IMAGE -v --debug)
+_COMMON = (
+    click.Option(["-v", "--verbose", "_verbose"], count=True, help="More log output (repeatable)."),
+    click.Option(["-q", "--quiet", "_quiet"], count=True, help="Less log output (repeatable)."),
+    click.Option(["--log-file", "_log_file"], type=click.Path(dir_okay=False), default=None,
+                 help="Also log to this file."),
+    click.Option(["--debug", "_debug"], is_flag=True, help="Show tracebacks instead of one-line errors."),
+)
+
+
+def _with_common_options(cmd: click.Command) -> click.Command:
+    """Add -v/-q/--log-file/--debug to a subcommand (once); they add to the group's own."""
+    if getattr(cmd, "_dip_heal_common", False) or cmd.callback is None:
+        return cmd
+    cmd.params.extend(_COMMON)
+    inner = cmd.callback
+
+    def callback(*args, _verbose: int = 0, _quiet: int = 0, _log_file: str | None = None, _debug: bool = False,
+                 **kwargs):
+        ctx = click.get_current_context()
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        if _debug:
+            root.obj["debug"] = True
+        if _verbose or _quiet or _log_file:
+            parent = root.params
+            _setup_logging(parent.get("verbose", 0) + _verbose, parent.get("quiet", 0) + _quiet,
+                           _log_file or parent.get("log_file"))
+        return inner(*args, **kwargs)
+
+    callback.__doc__ = inner.__doc__
+    cmd.callback = callback
+    cmd._dip_heal_common = True  # type: ignore[attr-defined]
+    return cmd
 
 
 def _setup_logging(verbose: int, quiet: int, log_file: str | None) -> None:

@@ -15,7 +15,7 @@ import click
               help="Comma-separated methods: biharmonic, ns, telea, pyfai, dip, dip:PRESET, dip:CONFIG.json or "
                    "dip:SWEEP_RUN_DIR, "
                    "blind or blind:MODEL_DIR, and any registered NAME or NAME:ARG.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-out"),
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("bench-out"),
               show_default=True, help="Output folder: table.md, results.csv, bars.png, panels/<case>.png.")
 @click.option("--dip-iters", type=click.IntRange(min=1), default=None,
               help="Iteration budget of the dip methods (default: the preset's).")
@@ -47,3 +47,7 @@ def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_i
                        method_opts=opts, panels=not no_panels)
     click.echo(result.to_markdown(), nl=False)
     click.echo(f"written to {out_dir}/ (table.md, results.csv, bars.png{'' if no_panels else ', panels/'})", err=True)
+    failed = result.failures()
+    if failed:  # a requested method that did not run is not a success
+        what = "; ".join(f"{m} failed on {n} of {len(result.cases)} case(s): {err}" for m, (n, err) in failed.items())
+        raise click.ClickException(f"{what}; check the method's argument (e.g. the model folder) and rerun")

@@ -15,6 +15,12 @@ def _expand(patterns: tuple[str, ...], what: str) -> list[Path]:
     out: list[Path] = []
     for pat in patterns:
         p = Path(pat)
+        if "::" in pat:  # an HDF5 selector, file.h5::/entry/data/data[3]: one frame of one file
+            if not Path(pat.split("::", 1)[0]).is_file():
+                raise click.BadParameter(f"{pat!r}: no such file {pat.split('::', 1)[0]!r}; expected an existing "
+                                         "HDF5 file before '::'", param_hint=what)
+            out.append(p)
+            continue
         if p.is_dir():
             hits = sorted(str(q) for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
         else:
@@ -34,7 +40,7 @@ def _expand(patterns: tuple[str, ...], what: str) -> list[Path]:
               help="Also train on this many synthetic frames (dip_heal.synthetic).")
 @click.option("--synthetic-shape", default="512,512", show_default=True, help="Shape of the synthetic frames, 'M,N'.")
 @click.option("--detector", required=True, help="pyFAI detector whose module-gap layout is pasted (e.g. Pilatus1M).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--out", "out", required=True, type=click.Path(), help="Model directory to write.")
 @click.option("--layers", type=int, default=40, show_default=True, help="MSDNet: number of layers.")
 @click.option("--max-dilation", type=int, default=10, show_default=True, help="MSDNet: dilations cycle 1..D.")
 @click.option("--layer-width", type=int, default=1, show_default=True, help="MSDNet: maps added per layer.")
@@ -81,6 +87,10 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 
     if not frames and not synthetic:
         raise click.UsageError("no training data; give --frames GLOB and/or --synthetic N")
+    if Path(out).exists() and not Path(out).is_dir():
+        from ..errors import DipHealError
+
+        raise DipHealError(f"--out {out} is a file; expected a model folder path; choose another --out")
     paths = _expand(frames, "--frames")
     data = load_training_frames(paths)
     if synthetic:
@@ -109,7 +119,7 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--model", "model", type=click.Path(), default=None,
               help="Trained model directory [default: the model shipped with dip-heal].")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--mask-spec", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Mask spec JSON applied to every frame [default: automatic mask].")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Tiles per network call.")
@@ -129,8 +139,9 @@ def bulk(inputs, model, out, mask_spec, batch, device, suffix, overwrite, progre
     paths = _expand(inputs, "INPUTS")
     summary = run_bulk(paths, out, model_dir=model, mask_spec=mask_spec, batch=batch, device=device,
                        progress=progress, suffix=suffix, overwrite=overwrite)
-    for path, msg in summary.failed:
-        click.echo(f"dip-heal: {path}: {msg}", err=True)
     click.echo(summary.line())
-    if summary.failed:
-        raise click.exceptions.Exit(1)
+    if summary.failed:  # each was logged as it happened; one line sums them up
+        path, msg = summary.failed[0]
+        more = f" (and {len(summary.failed) - 1} more, logged above)" if len(summary.failed) > 1 else ""
+        raise click.ClickException(f"{len(summary.failed)} of {len(paths)} frame(s) failed; first: {msg}{more}; "
+                                   "fix or remove those frames and rerun (frames already healed are skipped)")

@@ -11,14 +11,14 @@ logger = logging.getLogger("dip_heal")
 
 
 @click.command("fit")
-@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--mask", "mask", type=click.Path(path_type=Path), default=None,
               help="Pixels to heal: NPY bool (True = heal), PNG (0 = heal, 255 = keep), "
                    "EDF/TIFF with --mask-convention pyfai (1 = masked). Default: the frame's invalid pixels.")
 @click.option("--mask-convention", type=click.Choice(["heal", "keep", "pyfai", "dioptas"]), default=None,
               help="How to read MASK's values: heal (nonzero = heal), keep (0 = heal), pyfai (nonzero = "
                    "masked), dioptas (pyfai, stored upside down). Default: by file type and its sidecar JSON.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Run folder to write (default: IMAGE's name + '.dipheal' beside it).")
 @click.option("--preset", default=None, help="Start from a named FitConfig preset (faithful, default, ...).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -43,26 +43,33 @@ logger = logging.getLogger("dip_heal")
 @click.option("--sweep", "sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Sweep definition (TOML); default sweeps/mve385-grid.toml.")
 @click.option("--sampler", type=click.Choice(["grid", "random", "tpe"]), default=None, help="Sweep sampler.")
-@click.option("--trials", type=click.IntRange(min=1), default=None, help="Trials for random/TPE sweeps.")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Trials for random/TPE sweeps; with a grid, run at most this many of its points now "
+                   "(the same command runs the rest).")
 @click.option("--storage", default=None, help="Optuna storage URL (default sqlite:///RUN/study.db).")
 @click.option("--study", "study_name", default=None, help="Optuna study name.")
+@click.option("--colormap", default=None, metavar="NAME",
+              help="Colour map of a PNG render (see dip-heal mask --help). Default: detected from its colours.")
 def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path | None, preset: str | None,
         config_file: Path | None, iters: int | None, lr: float | None, param_noise: bool | None,
         reg_noise_std: float | None, snapshot_every: int | None, seed: int | None, center: str | None,
         time_limit: float | None, ensemble: int | None, device: str | None,
         force: bool, no_progress: bool, grid: bool, sweep_file: Path | None, sampler: str | None,
-        trials: int | None, storage: str | None, study_name: str | None) -> None:
+        trials: int | None, storage: str | None, study_name: str | None, colormap: str | None) -> None:
     """Fit the Deep Image Prior to IMAGE's measured pixels and write the healed frame to a run folder."""
     from ..config import FitConfig
     from ..errors import DipHealError
+    from ..io import split_selector
+    from ..renders import colormap_option
 
-    if not image.exists():
-        raise DipHealError(f"no such file: {image}; expected a detector frame (CBF, EDF, TIFF, HDF5, NPY, ...)")
+    click.get_current_context().with_resource(colormap_option(colormap))  # issue 22: renders' colour map
+
+    file = split_selector(image)[0]
+    if not file.exists():
+        raise DipHealError(f"no such file: {file}; expected a detector frame (CBF, EDF, TIFF, HDF5, NPY, ...); "
+                           "check the path")
     if config_file is not None:
-        import json
-
-        data = json.loads(config_file.read_text())
-        config = FitConfig.from_dict(data.get("config", data))
+        config = FitConfig.from_json(config_file)
     else:
         config = FitConfig.preset(preset or "default")
     changes = {k: v for k, v in {
@@ -73,7 +80,7 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
     if changes:
         config = config.replace(**changes)
     if out is None:
-        out = image.with_name(image.name.split(".")[0] + ".dipheal")
+        out = file.with_name(file.name.split(".")[0] + ".dipheal")
     if grid or sweep_file is not None or sampler is not None:
         from ..sweeps import run_sweep
 
@@ -91,19 +98,17 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
 
     summary = fit_to_run(image, out, config, mask_path=mask, mask_convention=mask_convention, device=device,
                          progress=not no_progress, force=force, center=beam)
-    click.echo(f"healed {summary.n_healed} pixels in {summary.seconds:.1f} s ({summary.iteration} iterations): "
-               f"{summary.healed_path}  preview: {summary.preview_path}")
+    click.echo(summary.line())
 
 
 def _parse_center(text: str) -> tuple[float, float]:
-    from ..errors import DipHealError
-
     try:
         x, y = (float(v) for v in text.split(","))
     except ValueError:
-        raise DipHealError(f"--center {text!r}: expected two numbers X,Y (column, row in pixels), e.g. 512.3,490") from None
+        raise click.BadParameter(f"got {text!r}; expected two numbers X,Y (column, row in pixels), e.g. 512.3,490",
+                                 param_hint="--center") from None
     import math
 
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise DipHealError(f"--center {text!r}: expected finite numbers X,Y")
+        raise click.BadParameter(f"got {text!r}; expected finite numbers X,Y", param_hint="--center")
     return x, y

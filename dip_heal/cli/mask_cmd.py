@@ -33,9 +33,10 @@ def _points(text: str, what: str) -> list[list[float]]:
 
 
 @click.command("mask")
-@click.argument("images", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("images", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Start from a saved mask spec (JSON); flags below change it. Apply one to a series: "
+              help="Start from a saved mask spec (a JSON file, or a shipped spec name such as pilatus-saxs); "
+                   "flags below change it. Apply one to a series: "
                    "dip-heal mask --spec s.json frames/*.cbf")
 @click.option("--detector", default=None,
               help="Detector for the module gaps (pyFAI name, e.g. Pilatus2M, 'PILATUS3 1M', Eiger2_4M), "
@@ -68,14 +69,20 @@ def _points(text: str, what: str) -> list[list[float]]:
 @click.option("--no-overlay", is_flag=True, help="Do not write the overlay preview PNG.")
 @click.option("--interactive", "-i", is_flag=True,
               help="Review and edit the mask in a window before writing (Accept writes, Quit writes nothing).")
+@click.option("--colormap", default=None, metavar="NAME",
+              help="Colour map of a PNG render (mve385, parula, matlab-jet, jet, viridis, magma, inferno, plasma, "
+                   "turbo, hot, gray; NAME_r reversed). Default: detected from its colours.")
 def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None, beamstop_rect: str | None,
          beamstop_below: str | None, beamstop_circle: str | None, holder: str | None, holder_width: float,
          auto_beamstop: bool | None, auto_holder: bool | None, center: str | None, stripes: bool | None,
          hot_pixels: bool | None, dilate: int | None, out: Path | None, fmt: str | None, flip_vertical: bool,
-         no_overlay: bool, interactive: bool) -> None:
+         no_overlay: bool, interactive: bool, colormap: str | None) -> None:
     """Build the mask of pixels to heal of IMAGES and write mask, spec JSON and overlay PNG."""
     from ..errors import DipHealError
     from ..masks import MaskSpec, mask_frame_files
+    from ..renders import colormap_option
+
+    click.get_current_context().with_resource(colormap_option(colormap))  # issue 22: renders' colour map
 
     if not images:
         raise click.UsageError("give at least one IMAGE")
