@@ -87,6 +87,7 @@ def synthetic_frame(
     center: tuple[float, float] | None = None,
     beamstop_radius: float | None = None,
     holder: bool = True,
+    fibre_axis: Literal["vertical", "horizontal"] = "vertical",
 ) -> SyntheticFrame:
     """Generate a scattering frame with known truth.
 
@@ -109,6 +110,10 @@ def synthetic_frame(
         Radius of the beamstop shadow in pixels (default: 4 % of the smaller side).
     holder : bool
         Add the beamstop holder arm from the beamstop to the frame edge.
+    fibre_axis : {'vertical', 'horizontal'}
+        For ``kind='fibre'``: the fibre axis. Vertical (the default) gives horizontal layer
+        lines and an equator along the rows; horizontal gives vertical layer lines, which cross
+        the horizontal module gaps of a PILATUS.
 
     Returns
     -------
@@ -127,6 +132,8 @@ def synthetic_frame(
     """
     if kind not in KINDS:
         raise DipHealError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if fibre_axis not in ("vertical", "horizontal"):
+        raise DipHealError(f"fibre_axis={fibre_axis!r}; expected 'vertical' or 'horizontal'")
     gaps_full = _detector_gaps(detector) if detector else None
     if shape is None:
         shape = gaps_full.shape if gaps_full is not None else (256, 256)
@@ -169,6 +176,16 @@ def synthetic_frame(
         phi0 = rng.uniform(-np.pi, np.pi)
         amp = counts * rng.uniform(0.01, 0.04)
         img += amp * np.exp(-0.5 * ((r - rad) / (size * 0.02)) ** 2) * np.cos(phi - phi0) ** 8
+    elif kind == "fibre" and fibre_axis == "horizontal":  # layer lines run vertically, across row gaps
+        axis = rng.uniform(-0.2, 0.2)
+        for k in range(1, 5):
+            d = size * 0.07 * k
+            for sgn in (-1.0, 1.0):
+                ex = cx + sgn * d * np.sin(axis)
+                ey = cy + sgn * d * np.cos(axis)
+                img += counts * 0.05 / k * np.exp(-0.5 * (((xx - ex) / 6.0) ** 2 + ((yy - ey) / 2.5) ** 2))
+            layer = size * 0.09 * k
+            img += counts * 0.004 / k * np.exp(-0.5 * ((np.abs(dx) - layer) / 1.5) ** 2) * np.exp(-np.abs(dy) / (size * 0.2))
     elif kind == "fibre":
         axis = rng.uniform(-0.2, 0.2)
         for k in range(1, 5):
