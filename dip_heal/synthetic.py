@@ -77,6 +77,20 @@ def _detector_gaps(detector: str) -> np.ndarray:
     return np.asarray(mask, dtype=bool)
 
 
+def _add_fibre(img: np.ndarray, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, dx: np.ndarray,
+               dy: np.ndarray, axis: float, size: float, counts: float) -> None:
+    """Add (in place) equatorial Bragg spots along ``x`` and layer lines at ``|dy| = 0.09 k size``:
+    a vertical fibre axis; pass the coordinates swapped for a horizontal one."""
+    for k in range(1, 5):
+        d = size * 0.07 * k
+        for sgn in (-1.0, 1.0):
+            ex = cx + sgn * d * np.cos(axis)
+            ey = cy + sgn * d * np.sin(axis)
+            img += counts * 0.05 / k * np.exp(-0.5 * (((xx - ex) / 2.5) ** 2 + ((yy - ey) / 6.0) ** 2))
+        layer = size * 0.09 * k
+        img += counts * 0.004 / k * np.exp(-0.5 * ((np.abs(dy) - layer) / 1.5) ** 2) * np.exp(-np.abs(dx) / (size * 0.2))
+
+
 def synthetic_frame(
     shape: tuple[int, int] | None = None,
     *,
@@ -176,26 +190,12 @@ def synthetic_frame(
         phi0 = rng.uniform(-np.pi, np.pi)
         amp = counts * rng.uniform(0.01, 0.04)
         img += amp * np.exp(-0.5 * ((r - rad) / (size * 0.02)) ** 2) * np.cos(phi - phi0) ** 8
-    elif kind == "fibre" and fibre_axis == "horizontal":  # layer lines run vertically, across row gaps
-        axis = rng.uniform(-0.2, 0.2)
-        for k in range(1, 5):
-            d = size * 0.07 * k
-            for sgn in (-1.0, 1.0):
-                ex = cx + sgn * d * np.sin(axis)
-                ey = cy + sgn * d * np.cos(axis)
-                img += counts * 0.05 / k * np.exp(-0.5 * (((xx - ex) / 6.0) ** 2 + ((yy - ey) / 2.5) ** 2))
-            layer = size * 0.09 * k
-            img += counts * 0.004 / k * np.exp(-0.5 * ((np.abs(dx) - layer) / 1.5) ** 2) * np.exp(-np.abs(dy) / (size * 0.2))
     elif kind == "fibre":
         axis = rng.uniform(-0.2, 0.2)
-        for k in range(1, 5):
-            d = size * 0.07 * k
-            for sgn in (-1.0, 1.0):
-                ex = cx + sgn * d * np.cos(axis)
-                ey = cy + sgn * d * np.sin(axis)
-                img += counts * 0.05 / k * np.exp(-0.5 * (((xx - ex) / 2.5) ** 2 + ((yy - ey) / 6.0) ** 2))
-            layer = size * 0.09 * k
-            img += counts * 0.004 / k * np.exp(-0.5 * ((np.abs(dy) - layer) / 1.5) ** 2) * np.exp(-np.abs(dx) / (size * 0.2))
+        if fibre_axis == "horizontal":  # the same pattern turned by 90 degrees: layer lines across row gaps
+            _add_fibre(img, yy, xx, cy, cx, dy, dx, axis, size, counts)
+        else:
+            _add_fibre(img, xx, yy, cx, cy, dx, dy, axis, size, counts)
     else:  # gisaxs: sample horizon, shadow below it, Yoneda band and a Bragg rod
         horizon = cy - size * rng.uniform(0.02, 0.06)
         img *= np.where(yy > horizon, 0.02, 1.0)
