@@ -261,7 +261,7 @@ def detector_family(name: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _gap_mask_cached(name: str) -> np.ndarray:
+def gap_mask_cached(name: str) -> np.ndarray:
     import pyFAI
 
     det = pyFAI.detector_factory(name)
@@ -305,7 +305,7 @@ def gap_mask(detector_name: str, shape: tuple[int, int]) -> np.ndarray:
             f"detector {name} has shape {shapes[name]}, the frame is {tuple(shape)}; "
             "name the right detector (--detector) or 'none' for a cropped/binned frame"
         )
-    return _gap_mask_cached(name).copy()
+    return gap_mask_cached(name).copy()
 
 
 def sentinel_mask(
@@ -314,13 +314,26 @@ def sentinel_mask(
     detector: str | None = None,
     header: Mapping[str, object] | None = None,
     overflow: bool = True,
+    hdf5: bool = False,
 ) -> np.ndarray:
-    """Pixels whose raw value is a format sentinel, not a measurement.
+    """Pixels whose raw value is a format sentinel, not a measurement: the one rule of dip-heal.
 
-    Masked: NaN and inf; negative values of signed integers (-1 gap, -2 bad on PILATUS); exactly
-    -1 or -2 in float data; ``2**bits - 1`` of unsigned integers (EIGER's flagged pixels); and with
-    ``overflow``, PILATUS's 20-bit overflow ``2**20 - 1`` and values at or above the header's
-    ``Count_cutoff``.
+    :func:`dip_heal.io.read_image` sets ``Frame.valid`` from it (``overflow=False``), so a fit
+    without a mask heals these pixels; :func:`dip_heal.masks.build_mask` (``dip-heal mask``,
+    ``dip-heal bulk``) masks them as its ``sentinel`` layer, adding the overflow pixels by default.
+
+    Sentinels:
+
+    - NaN and inf;
+    - negative values of signed integers (-1 gap, -2 bad pixel on PILATUS);
+    - exactly -1 or -2 in float data (a PILATUS frame saved as float), unless the frame has other
+      negative values (background-subtracted data, where -1 and -2 are measurements too);
+    - ``2**bits - 1`` of unsigned integers of 32 bits or more (PILATUS/EIGER flagged pixels), and
+      of any unsigned data from HDF5 files (EIGER's 16-bit flagged pixels).
+
+    Overflow (``overflow=True``): PILATUS's 20-bit overflow ``2**20 - 1``, values at or above the
+    header's ``Count_cutoff``, and ``2**bits - 1`` of 8- and 16-bit data from other files (a
+    saturated CCD pixel: a measurement whose true value is unknown).
 
     Parameters
     ----------
@@ -331,7 +344,9 @@ def sentinel_mask(
     header : mapping, optional
         File header (``Count_cutoff``).
     overflow : bool
-        Also mask overflow values.
+        Also mask overflow and saturated values.
+    hdf5 : bool
+        The frame comes from an HDF5 file (EIGER's 16-bit sentinel).
 
     Returns
     -------
@@ -344,18 +359,28 @@ def sentinel_mask(
            [1, 0]])
     >>> sentinel_mask(np.array([[1, 4294967295]], dtype=np.uint32)).astype(int)
     array([[0, 1]])
+    >>> sentinel_mask(np.array([[-1.0, 3.0], [-0.5, 2.0]], dtype=np.float32)).astype(int)
+    array([[0, 0],
+           [0, 0]])
     """
     raw = np.asarray(raw)
     dt = raw.dtype
+    if dt == bool:
+        return np.zeros(raw.shape, bool)
+    if np.issubdtype(dt, np.complexfloating):
+        return ~np.isfinite(raw)
     if np.issubdtype(dt, np.floating):
         out = ~np.isfinite(raw)
-        out |= (raw == -1) | (raw == -2)
+        flagged = (raw == -1) | (raw == -2)
+        if flagged.any() and not ((raw < 0) & ~flagged).any():  # NaN compares False: ignored
+            out |= flagged
     elif np.issubdtype(dt, np.signedinteger):
         out = raw < 0
     elif np.issubdtype(dt, np.unsignedinteger):
-        out = raw == np.iinfo(dt).max
-    elif dt == bool:
-        return np.zeros(raw.shape, bool)
+        top = raw == np.iinfo(dt).max
+        out = top if (dt.itemsize >= 4 or hdf5) else np.zeros(raw.shape, bool)
+        if overflow and not (dt.itemsize >= 4 or hdf5):
+            out = out | top  # a saturated CCD pixel
     else:
         raise DipHealError(f"got a frame of dtype {dt}; expected numbers; convert the frame to int or float")
     if overflow and np.issubdtype(dt, np.integer):

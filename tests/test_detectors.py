@@ -104,9 +104,42 @@ def test_sentinels_by_dtype():
     u = np.array([[0, 2**32 - 1, 7]], np.uint32)
     assert sentinel_mask(u).tolist() == [[False, True, False]]
     u16 = np.array([[65535, 1]], np.uint16)
+    # 16-bit maximum: EIGER's sentinel in HDF5 files, a saturated (overflow) CCD pixel elsewhere
+    assert sentinel_mask(u16, hdf5=True, overflow=False).tolist() == [[True, False]]
+    assert sentinel_mask(u16, overflow=False).tolist() == [[False, False]]
     assert sentinel_mask(u16).tolist() == [[True, False]]
-    f = np.array([[np.nan, np.inf, -1.0, -0.5, 3.0]], np.float32)
-    assert sentinel_mask(f).tolist() == [[True, True, True, False, False]]
+    f = np.array([[np.nan, np.inf, -1.0, -2.0, 3.0]], np.float32)
+    assert sentinel_mask(f).tolist() == [[True, True, True, True, False]]
+    # background-subtracted float data: -1 and -2 are measurements like any other negative value
+    g = np.array([[np.nan, -1.0, -0.5, 3.0]], np.float32)
+    assert sentinel_mask(g).tolist() == [[True, False, False, False]]
+
+
+@pytest.mark.parametrize("raw, suffix", [
+    (np.array([[5, -1, -2, 7], [1, 2, 3, 4]], np.int32), ".npy"),
+    (np.array([[5.0, -1.0, np.nan, 7.0], [1, 2, 3, 4]], np.float32), ".npy"),
+    (np.array([[5.0, -1.0, -0.3, 7.0], [1, 2, 3, 4]], np.float32), ".npy"),
+    (np.array([[5, 65535, 2, 7], [1, 2, 3, 4]], np.uint16), ".tif"),
+    (np.array([[5, 65535, 2, 7], [1, 2, 3, 4]], np.uint16), ".h5"),
+    (np.array([[5, 2**32 - 1, 2, 7], [1, 2, 3, 4]], np.uint32), ".tif"),
+])
+def test_one_sentinel_rule_for_read_mask_and_bulk(tmp_path, raw, suffix):
+    """fit without a mask heals ~Frame.valid; mask and bulk mask build_mask's sentinel layer: the same pixels."""
+    import h5py
+
+    from dip_heal.io import read_image, write_image
+    from dip_heal.masks import MaskSpec, build_mask
+
+    p = tmp_path / f"f{suffix}"
+    if suffix == ".h5":
+        with h5py.File(p, "w") as h:
+            h["entry/data/data"] = raw
+    else:
+        write_image(p, raw)
+    frame = read_image(p)
+    spec = MaskSpec(detector="none", beamstop="none", holder="none", stripes=False, overflow=False,
+                    ignore_zero_border=False)
+    assert np.array_equal(build_mask(frame, spec), ~frame.valid)
 
 
 def test_pilatus_overflow_and_count_cutoff():
