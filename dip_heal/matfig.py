@@ -219,12 +219,20 @@ def read_matfig(path: str | os.PathLike, index: int | None = None) -> Frame:
     header["conversion"] = conversion
     header["image"] = im["path"]
     fig["conversion"] = conversion
+    from .detectors import detector_from_shape, gap_mask, sentinel_mask
+
     data = raw.astype(np.float32)
-    valid = np.isfinite(data)
-    if np.issubdtype(raw.dtype, np.signedinteger):
-        valid &= raw >= 0
-    meta = {"path": str(path), "format": "matfig", "detector": None, "dtype": str(raw.dtype), "header": header,
-            "dataset": im["path"], "index": k, "figure": fig}
+    valid = ~sentinel_mask(raw, overflow=False)  # the one sentinel rule
+    detector = detector_from_shape(raw.shape)
+    if detector is not None and conversion.startswith("counts"):
+        # -15 is "no counts or a module gap": inside the detector's gaps it is a gap, not a measured 0
+        gap_none = gap_mask(detector, raw.shape) & none
+        valid &= ~gap_none
+        fig["gaps"] = f"{int(gap_none.sum())} pixels at -15 inside the module gaps of a {detector} (not measured)"
+        logger.info("%s: a %s frame by its shape: its %d module-gap pixels at -15 are gaps, to heal", path,
+                    detector, int(gap_none.sum()))
+    meta = {"path": str(path), "format": "matfig", "detector": detector, "dtype": str(raw.dtype),
+            "header": header, "dataset": im["path"], "index": k, "figure": fig}
     return Frame(data=data, valid=valid, raw=raw, meta=meta, masks={})
 
 

@@ -137,3 +137,19 @@ def test_real_fig_matches_the_hand_derived_counts():
     ref = read_image(shared_file("mve385/HDPE_85_low.counts.tif")).raw
     assert f.raw.dtype == ref.dtype and np.array_equal(f.raw, ref)
     assert f.meta["figure"]["CLim"] == [0.0, 2.0]
+
+
+def test_no_counts_inside_a_detectors_module_gaps_are_gaps_to_heal(tmp_path):
+    from dip_heal.detectors import gap_mask
+
+    shape = (619, 487)  # a PILATUS 300K by its shape
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(20.0, shape)
+    gaps = gap_mask("Pilatus300k", shape)
+    counts[gaps] = 0
+    counts[3, 3] = 0  # a measured zero outside the gaps
+    cdata = np.where(counts > 0, np.log10(np.maximum(counts, 1)), NO_COUNTS)
+    f = read_image(write_fig(tmp_path / "p.fig", cdata))
+    np.testing.assert_array_equal(f.raw, counts)  # the counts as they were
+    assert f.meta["detector"] == "Pilatus300k"
+    assert np.array_equal(~f.valid, gaps)  # gaps are not measurements; the measured zero is
