@@ -1,7 +1,7 @@
 """Trial-iterations per second of K sweep trials batched into one grouped network.
 
-Compares ``dip_heal.batched.fit_batched`` with K = 1, 4, 8, 16 trials against K sequential fits
-(``dip_heal.fit.fit``) of the same trials, in the same run, on a 256x256 frame. The trials
+Compares ``dip_heal.dip.batched.fit_batched`` with K = 1, 4, 8, 16 trials against K sequential fits
+(``dip_heal.fit``) of the same trials, in the same run, on a 256x256 frame. The trials
 differ in learning rate, noise and seed, as in a sweep.
 
 Usage::
@@ -20,9 +20,9 @@ import numpy as np
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from dip_heal.batched import fit_batched
+    from dip_heal.dip.batched import fit_batched
     from dip_heal.config import FitConfig
-    from dip_heal.fit import fit
+    from dip_heal import fit
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="default")

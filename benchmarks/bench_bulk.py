@@ -81,7 +81,7 @@ def bench_speed(n: int, batch: int, model: str | None) -> None:
 
 def bench_cases(cases: str, data: str, model: str | None) -> None:
     from dip_heal.bench import load_cases, prepare_case, run_case
-    from dip_heal.classical import METHODS, register_method
+    from dip_heal.methods import METHODS, register_method
 
     if "blind" not in METHODS:
         register_method("blind", "dip_heal.blind.bulk:heal_with_model", arg="model_dir")

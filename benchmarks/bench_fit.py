@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def fit_seconds_per_iter(shape: tuple[int, int], preset: str, n_iter: int, warmup: int = 2) -> float:
     from dip_heal.config import FitConfig
-    from dip_heal.fit import fit
+    from dip_heal import fit
 
     rng = np.random.default_rng(0)
     img = rng.poisson(100, shape).astype(np.float32)

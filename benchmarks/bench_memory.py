@@ -20,7 +20,7 @@ import json, resource, sys, time
 import numpy as np
 import torch
 from dip_heal.config import FitConfig
-from dip_heal.fit import fit
+from dip_heal import fit
 from dip_heal.synthetic import synthetic_frame
 det, preset, iters = sys.argv[1], sys.argv[2], int(sys.argv[3])
 f = synthetic_frame(detector=det, seed=0)

@@ -7,7 +7,7 @@ For each case:
   below it; reference time = that iteration x the seconds per iteration of the notebook-style
   loop (``_reference.py``) measured in this same run at 256x256;
 - ``fit`` runs with the chosen preset; at every snapshot the output it would return then (the
-  snapshot its own selection rule, ``dip_heal.fit.SnapshotSelector``, holds at that point) is
+  snapshot its own selection rule, ``dip_heal.dip.SnapshotSelector``, holds at that point) is
   scored; the time to quality is the fit's wall time when that output first reaches the
   reference quality.
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from _reference import reference_seconds_per_iter
 
     from dip_heal.config import FitConfig
-    from dip_heal.fit import fit
+    from dip_heal import fit
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="default")

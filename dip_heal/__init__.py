@@ -34,8 +34,8 @@ _LAZY = {
     "MaskSpec": "dip_heal.masks",
     "build_mask": "dip_heal.masks",
     "FitConfig": "dip_heal.config",
-    "FitResult": "dip_heal.fit",
-    "fit": "dip_heal.fit",
+    "FitResult": "dip_heal.dip",
+    "fit": "dip_heal.dip",
     "DipHealError": "dip_heal.errors",
 }
 

@@ -50,7 +50,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .classical import CLASSICAL, heal_method
+from ._intensity import normalised_log
+from .methods import CLASSICAL, heal_method
 from .errors import DipHealError
 from .frame import atomic_path
 
@@ -388,19 +389,6 @@ def paste_gaps(shape: tuple[int, int], seed: int, *, row_gap: int = ROW_GAP, row
 # --------------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------------
-
-
-def normalised_log(image: np.ndarray, scale: float) -> np.ndarray:
-    """``log1p(max(I, 0)) / scale`` (non-finite values count as 0), float64.
-
-    Examples
-    --------
-    >>> normalised_log(np.array([-5.0, 0.0, np.e - 1]), 2.0).tolist()
-    [0.0, 0.0, 0.5]
-    """
-    v = np.asarray(image, dtype=np.float64)
-    v = np.where(np.isfinite(v), v, 0.0)
-    return np.log1p(np.clip(v, 0.0, None)) / float(scale)
 
 
 def log_scale(image: np.ndarray, known: np.ndarray) -> float:

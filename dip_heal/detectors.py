@@ -28,6 +28,7 @@ __all__ = [
     "canonical_name",
     "detector_from_shape",
     "detector_from_header",
+    "detector_name",
     "resolve_detector",
     "detector_family",
     "gap_mask",
@@ -205,6 +206,36 @@ def detector_from_header(header: Mapping[str, object] | None) -> str | None:
             for key in (f"{family}{cdte}{size}{wide}", f"{family}{size}{wide}"):
                 if key in aliases:
                     return aliases[key]
+    return None
+
+
+def detector_name(text: str | None) -> str | None:
+    """pyFAI detector name for a header's detector description, or None.
+
+    The one reader of detector names: :func:`detector_from_header` for the modular detectors of
+    pyFAI's catalogue (PILATUS, EIGER, Jungfrau), then FReLoN and mar345 by name.
+
+    Examples
+    --------
+    >>> detector_name("# Detector: PILATUS3 6M, S/N 60-0126")
+    'Pilatus6M'
+    >>> detector_name("Dectris EIGER2 Si 9M")
+    'Eiger2_9M'
+    >>> detector_name("PILATUS3 300K, S/N 3-0327")
+    'Pilatus300k'
+    >>> detector_name("a camera") is None
+    True
+    """
+    if not text:
+        return None
+    found = detector_from_header({"text": text})
+    if found is not None:
+        return found
+    low = text.lower()
+    if "frelon" in low:
+        return "FReLoN"
+    if re.search(r"\bmar\s*345\b", low):
+        return "Mar345"
     return None
 
 

@@ -33,8 +33,10 @@ class Frame:
         from here bit for bit.
     meta : dict
         ``path``, ``format`` (``cbf``, ``edf``, ``tiff``, ``mar345``, ``marccd``, ``bruker``,
-        ``hdf5``, ``nxcansas``, ``npy``, ``png``, ``jpeg``), ``detector`` (pyFAI detector name or
-        None), ``dtype`` (str), ``header`` (dict of str), and for HDF5 ``dataset`` and ``index``.
+        ``hdf5``, ``nxcansas``, ``npy``, ``png``, ``jpeg``, ``matfig``), ``detector`` (pyFAI detector
+        name or None), ``dtype`` (str), ``header`` (dict of str), and for HDF5 ``dataset`` and
+        ``index``; a colour-map render adds ``render`` (:mod:`dip_heal.renders`: its ``data`` are
+        render units, ``valid`` its data pixels), a MATLAB figure ``figure`` (:mod:`dip_heal.matfig`).
     masks : dict of str to (M, N) ndarray
         Masks that came with the file: ``pixel_mask`` (uint32 NXmx bits), ``Imask`` (bool,
         True = masked), keyed by their name in the file.

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["check_compressed", "fabio_guard", "truncation_detail", "missing_data_error"]
 
 # fabio log messages that mean part of the data is missing or corrupt
-_MISSING = re.compile(r"incomplete|truncat|checksum|no tiff reader managed|not processed|premature|"
+MISSING_DATA = re.compile(r"incomplete|truncat|checksum|no tiff reader managed|not processed|premature|"
                       r"end of (file|stream)|unexpected eof", re.I)
 
 _FIX = "expected a complete file; copy or download it again"
@@ -80,7 +80,7 @@ def fabio_guard(path: Path) -> Iterator[_Records]:
         log.propagate = propagate
     for m in handler.messages:
         logger.debug("fabio said: %s", m)
-    bad = [m for m in handler.messages if _MISSING.search(m)]
+    bad = [m for m in handler.messages if MISSING_DATA.search(m)]
     if bad:
         raise missing_data_error(path, bad[0])
 

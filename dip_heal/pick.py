@@ -191,7 +191,7 @@ def open_run(run_dir: str | os.PathLike, *, storage: str | None = None) -> Sweep
     """
     import optuna
 
-    from .sweeps import _artifact_store, open_storage
+    from .sweeps import artifact_store, open_storage
 
     run = Path(run_dir)
     rec_path = run / "sweep.json"
@@ -211,7 +211,7 @@ def open_run(run_dir: str | os.PathLike, *, storage: str | None = None) -> Sweep
                            "pass --storage with the URL the sweep used") from None
     heal = np.load(run / "heal_mask.npy")
     holdout = np.load(run / "holdout.npy")
-    return SweepRun(run_dir=run, record=record, study=study, store=_artifact_store(run / "artifacts"),
+    return SweepRun(run_dir=run, record=record, study=study, store=artifact_store(run / "artifacts"),
                     heal=heal, holdout=holdout)
 
 
@@ -229,7 +229,7 @@ def rerun_trial(run_dir: str | os.PathLike, number: int, *, device: str | None =
         With every snapshot kept.
     """
     from .config import FitConfig
-    from .fit import fit
+    from .dip import fit
     from .io import read_image
 
     run = open_run(run_dir, storage=storage)
@@ -342,7 +342,7 @@ def pick(
         members = done[:average]
         frames = [run.load(t, int(t.best_iteration)) for t in members]  # type: ignore[arg-type]
         averaged = tuple((t.number, int(t.best_iteration)) for t in members)  # type: ignore[arg-type]
-        from .fit import log_median
+        from ._intensity import log_median
 
         healed = log_median(frames, run.heal)
         info = members[0]

@@ -140,6 +140,29 @@ def load_frame_and_mask(
     return frame, heal
 
 
+def write_snapshot(stem: Path, healed: np.ndarray, limits: Any) -> None:
+    """A snapshot composite as ``STEM.npy`` (float32) and ``STEM.png`` (log-scale preview)."""
+    from .report import save_preview
+
+    np.save(stem.with_suffix(".npy"), healed.astype(np.float32), allow_pickle=False)
+    save_preview(stem.with_suffix(".png"), healed, limits=limits, outline=False)
+
+
+class SnapshotWriter:
+    """A fit callback streaming every snapshot into a run's ``snapshots/`` folder.
+
+    ``iter_NNNNNN.npy`` and ``.png`` (``memberK_iter_NNNNNN`` for an ensemble's members).
+    """
+
+    def __init__(self, folder: Path, limits: Any) -> None:
+        self.folder = Path(folder)
+        self.limits = limits
+
+    def __call__(self, snap: Any, state: dict[str, Any]) -> None:
+        member = f"member{state['member']}_" if "member" in state else ""
+        write_snapshot(self.folder / f"{member}iter_{snap.iteration:06d}", snap.healed, self.limits)
+
+
 def fit_to_run(
     image_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -178,7 +201,7 @@ def fit_to_run(
     -------
     RunSummary
     """
-    from .fit import fit
+    from .dip import fit
     from .io import output_path_like, write_image
     from .report import log_limits, save_preview
 
@@ -214,16 +237,10 @@ def fit_to_run(
         write_json(tmp / "config.json", record)
         np.save(tmp / "heal_mask.npy", heal)
 
-        def on_snapshot(snap, state) -> None:  # stream snapshots to disk
-            member = f"member{state['member']}_" if "member" in state else ""  # ensemble fits
-            stem = tmp / "snapshots" / f"{member}iter_{snap.iteration:06d}"
-            np.save(stem.with_suffix(".npy"), snap.healed.astype(np.float32))
-            save_preview(stem.with_suffix(".png"), snap.healed, limits=limits, outline=False)
-
         image = np.where(heal, np.nan, frame.data).astype(np.float32)
         from .renders import fit_in_window  # issue 22: a figure render is fitted on its image area only
 
-        result = fit_in_window(frame, fit, image, heal, config, device=device, progress=progress, callback=on_snapshot,
+        result = fit_in_window(frame, fit, image, heal, config, device=device, progress=progress, callback=SnapshotWriter(tmp / "snapshots", limits),
                                keep_snapshots=False, center=center)
 
         with atomic_path(tmp / "metrics.csv") as mtmp:

@@ -32,7 +32,7 @@ which wins over the preset. Without a ``seed`` parameter every trial uses the co
 Held-out pixels
 ---------------
 ``holdout_fraction`` (default 3 %) of the known pixels, drawn once per sweep from ``seed`` as
-short segments shaped like the frame's gaps (:func:`dip_heal.fit.make_holdout`), are withheld
+short segments shaped like the frame's gaps (:func:`dip_heal.dip.make_holdout`), are withheld
 from the loss of every trial. Their L1 (normalised log intensity) at every snapshot is the
 trial's ``trial.report`` value; the trial's objective is its lowest one, and that snapshot is
 the trial's recommended snapshot. The held-out pixels are measured pixels: every snapshot and
@@ -604,7 +604,7 @@ def run_sweep(
     if heal.all():
         raise DipHealError(f"{mask_path or image}: the mask heals every pixel; expected some measured pixels to fit; "
                            "check the mask polarity (--mask-convention)")
-    from .fit import make_holdout
+    from .dip import make_holdout
 
     data = np.where(heal, np.nan, frame.data).astype(np.float32)
     holdout = make_holdout(~heal, heal, config.holdout_fraction, spec.seed)
@@ -652,7 +652,7 @@ def run_sweep(
     ctx = _Context(
         image=data, heal=heal, holdout=holdout,
         limits=log_limits(np.where(heal, np.nan, frame.data)),
-        config=config, spec=spec, points=spec.points(), store=_artifact_store(store_dir),
+        config=config, spec=spec, points=spec.points(), store=artifact_store(store_dir),
         device=device, progress=progress, grace_period=grace_period, tmp_root=run / ".tmp",
     )
     logger.info("sweep %s: %s sampler, %d %s, study %r in %s", run, spec.sampler, spec.n_points(),
@@ -676,7 +676,7 @@ def _check_run_dir(run: Path, record: dict[str, Any]) -> None:
                 )
 
 
-def _artifact_store(path: Path) -> Any:
+def artifact_store(path: Path) -> Any:
     from optuna.artifacts import FileSystemArtifactStore
 
     return FileSystemArtifactStore(str(path))
@@ -912,11 +912,45 @@ def _suggest(trial: "optuna.Trial", name: str, p: dict[str, Any]) -> Any:
     return trial.suggest_float(name, p["low"], p["high"], log=p.get("log", False))
 
 
+class TrialReporter:
+    """A fit callback for one sweep trial: every snapshot stored as Optuna artifacts and reported.
+
+    The snapshot's ``.npy`` and ``.png`` (:func:`dip_heal.runs.write_snapshot`) are uploaded to
+    ``store``, listed in the trial's ``snapshots`` user attribute, and its held-out L1 reported
+    with ``trial.report``; a pruner's verdict raises ``optuna.TrialPruned``.
+    """
+
+    def __init__(self, trial: "optuna.Trial", store: Any, limits: Any, tmp: Path) -> None:
+        self.trial, self.store, self.limits, self.tmp = trial, store, limits, Path(tmp)
+        self.snapshots: list[dict[str, Any]] = []
+
+    def __call__(self, snap: Any, state: dict[str, Any]) -> None:
+        import optuna
+        from optuna.artifacts import upload_artifact
+
+        from .runs import write_snapshot
+
+        trial = self.trial
+        stem = self.tmp / f"trial{trial.number:05d}_iter{snap.iteration:06d}"
+        write_snapshot(stem, snap.healed, self.limits)
+        ids = {}
+        for ext, mime in (("npy", "application/octet-stream"), ("png", "image/png")):
+            ids[ext] = upload_artifact(artifact_store=self.store, file_path=str(stem.with_suffix("." + ext)),
+                                       study_or_trial=trial, mimetype=mime)
+            stem.with_suffix("." + ext).unlink()
+        val = float(snap.val_l1)
+        self.snapshots.append({"iteration": int(snap.iteration), "val_l1": val, "npy": ids["npy"],
+                               "png": ids["png"], "seconds": round(float(snap.seconds), 3)})
+        trial.set_user_attr("snapshots", self.snapshots)
+        trial.report(val, int(snap.iteration))
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at iteration {snap.iteration} (held-out L1 {val:.4g})")
+
+
 def _objective(trial: "optuna.Trial", ctx: _Context) -> float:
     import optuna
 
-    from .fit import fit
-    from .report import save_preview
+    from .dip import fit
 
     spec = ctx.spec
     if spec.sampler != "tpe" and "point" not in trial.user_attrs:
@@ -937,37 +971,19 @@ def _objective(trial: "optuna.Trial", ctx: _Context) -> float:
     trial.set_user_attr("seed", cfg.seed)
     trial.set_user_attr("torch_threads", _torch_threads())
     trial.set_user_attr("snapshots", [])
-    snapshots: list[dict[str, Any]] = []
     if ctx.tmp_root is not None:
         ctx.tmp_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"trial{trial.number:05d}-", dir=ctx.tmp_root))
     label = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
     logger.info("trial %d: %s", trial.number, label)
 
-    def on_snapshot(snap: Any, state: dict[str, Any]) -> None:
-        from optuna.artifacts import upload_artifact
-
-        stem = tmp / f"trial{trial.number:05d}_iter{snap.iteration:06d}"
-        np.save(stem.with_suffix(".npy"), snap.healed.astype(np.float32), allow_pickle=False)
-        save_preview(stem.with_suffix(".png"), snap.healed, limits=ctx.limits, outline=False)
-        ids = {}
-        for ext, mime in (("npy", "application/octet-stream"), ("png", "image/png")):
-            ids[ext] = upload_artifact(artifact_store=ctx.store, file_path=str(stem.with_suffix("." + ext)),
-                                       study_or_trial=trial, mimetype=mime)
-            stem.with_suffix("." + ext).unlink()
-        val = float(snap.val_l1)
-        snapshots.append({"iteration": int(snap.iteration), "val_l1": val, "npy": ids["npy"], "png": ids["png"],
-                          "seconds": round(float(snap.seconds), 3)})
-        trial.set_user_attr("snapshots", snapshots)
-        trial.report(val, int(snap.iteration))
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at iteration {snap.iteration} (held-out L1 {val:.4g})")
-
+    reporter = TrialReporter(trial, ctx.store, ctx.limits, tmp)
     try:
-        result = fit(ctx.image, ctx.heal, cfg, device=ctx.device, progress=ctx.progress, callback=on_snapshot,
+        result = fit(ctx.image, ctx.heal, cfg, device=ctx.device, progress=ctx.progress, callback=reporter,
                      holdout=ctx.holdout, keep_snapshots=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    snapshots = reporter.snapshots
     best = min(snapshots, key=lambda s: s["val_l1"])
     trial.set_user_attr("best_iteration", best["iteration"])
     trial.set_user_attr("best_val_l1", best["val_l1"])

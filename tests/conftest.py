@@ -94,3 +94,18 @@ def tiny_sweep_run(folder, *, seed: int, band: tuple, snapshot_every: int, extra
     finally:
         torch.set_num_threads(n)
     return folder / "run"
+
+
+def ring_pattern(shape=(64, 64), cx=33.0, cy=30.5):
+    """A smooth SAXS-like pattern about (cx, cy): a power-law decay and one ring (float64)."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    r = np.hypot(yy - cy, xx - cx)
+    return (2000.0 / (1.0 + r) ** 1.5 + 80.0 * np.exp(-(((r - 18.0) / 2.0) ** 2)) + 2.0).astype(np.float64)
+
+
+def cross_gap(shape=(64, 64)):
+    """A horizontal 4-px and a vertical 3-px gap crossing (True = heal)."""
+    heal = np.zeros(shape, bool)
+    heal[40:44, :] = True
+    heal[:, 20:23] = True
+    return heal

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from dip_heal.batched import fit_batched, grouped_net
+from dip_heal.dip.batched import fit_batched, grouped_net
 from dip_heal.config import FitConfig
 from dip_heal.errors import DipHealError
-from dip_heal.fit import fit
+from dip_heal.dip import fit
 from dip_heal.nets import build_net
 
 BASE = FitConfig(depth=2, channels=8, num_iter=6, snapshot_every=3, reg_noise_std=0.0)

@@ -30,7 +30,7 @@ from dip_heal.bench import (
     run_bench,
     score_healed,
 )
-from dip_heal.classical import METHODS, heal_method
+from dip_heal.methods import METHODS, heal_method
 from dip_heal.cli import main
 from dip_heal.errors import DipHealError
 

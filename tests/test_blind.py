@@ -363,7 +363,7 @@ def test_training_bad_input(tmp_path):
         train(frames[:1], tmp_path / "m", _tiny_config(crop=32))
     with pytest.raises(DipHealError, match="val_fraction"):
         TrainConfig(val_fraction=1.5)
-    with pytest.raises(DipHealError, match="no CUDA GPU"):
+    with pytest.raises(DipHealError, match="CUDA is not available"):
         train(frames, tmp_path / "m", _tiny_config(crop=32), device="cuda")
     with pytest.raises(DipHealError, match="detector"):
         train([TrainFrame(np.ones((64, 64), np.float32), np.ones((64, 64), bool))] * 2, tmp_path / "m",

@@ -230,7 +230,7 @@ def test_a_sweep_leaves_no_temp_folder_and_removes_a_failed_trials_snapshots(tmp
     assert not list((tmp_path / "tmp").iterdir())  # nothing in the system temp folder
     assert not (run / ".tmp").exists() or not list((run / ".tmp").iterdir())
     # a killed trial: its snapshots were uploaded, then it was marked failed
-    store = sweeps._artifact_store(run / "artifacts")
+    store = sweeps.artifact_store(run / "artifacts")
     storage = sweeps.open_storage(f"sqlite:///{run / 'study.db'}")
     study = optuna.load_study(study_name=json.loads((run / "sweep.json").read_text())["study"], storage=storage)
     trial = study.ask()

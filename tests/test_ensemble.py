@@ -7,7 +7,7 @@ import pytest
 
 from dip_heal.config import FitConfig
 from dip_heal.errors import DipHealError
-from dip_heal.fit import fit, make_holdout
+from dip_heal.dip import fit, make_holdout
 
 CFG = FitConfig.preset("default", depth=3, channels=8, num_iter=20, snapshot_every=10, time_limit=0.0)
 

@@ -4,7 +4,8 @@ import torch
 
 from dip_heal.config import FitConfig
 from dip_heal.errors import DipHealError, NothingToHeal
-from dip_heal.fit import denormalise, fit, make_holdout, normalise
+from dip_heal._intensity import denormalise, normalise
+from dip_heal.dip import fit, make_holdout
 
 TINY = dict(depth=2, channels=8, num_iter=8, snapshot_every=4)
 
@@ -146,7 +147,7 @@ def test_time_limit_stops_at_a_snapshot_and_records_where(detector_image):
 def test_cpu_allocator_tuning_is_opt_out(monkeypatch):
     import sys
 
-    from dip_heal.fit import tune_cpu_allocator
+    from dip_heal._runtime import tune_cpu_allocator
 
     monkeypatch.setenv("DIP_HEAL_NO_MALLOC_TUNING", "1")
     assert tune_cpu_allocator() is False
@@ -159,13 +160,13 @@ def test_cpu_allocator_tuning_is_opt_out(monkeypatch):
 
 
 def _snap(it, val):
-    from dip_heal.fit import Snapshot
+    from dip_heal.dip import Snapshot
 
     return Snapshot(iteration=it, healed=np.zeros((2, 2), np.float32), val_l1=val, loss=0.0, seconds=float(it))
 
 
 def test_selector_tolerance_prefers_the_latest_near_best_snapshot():
-    from dip_heal.fit import SnapshotSelector
+    from dip_heal.dip import SnapshotSelector
 
     vals = [1.00, 0.90, 0.905, 0.91, 0.95, 0.96, 0.97]
     strict = SnapshotSelector(FitConfig(holdout_fraction=0.03, select="best_val", patience=3))
@@ -193,16 +194,31 @@ def test_fit_reports_the_snapshot_it_would_return(detector_image):
 
 
 def test_holdout_segments_are_as_thick_as_the_module_gaps():
-    from dip_heal.fit import _pixel_runs
+    from dip_heal.dip.problem import pixel_runs
 
     heal = np.zeros((300, 300), bool)
     heal[:, 100:117] = True  # a PILATUS vertical module gap, 17 px
     heal[200:207, :] = True  # a horizontal one, 7 px
     known = ~heal
     h = make_holdout(known, heal, 0.05, seed=1)
-    thick = np.minimum(_pixel_runs(h, 0), _pixel_runs(h, 1))[h]
+    thick = np.minimum(pixel_runs(h, 0), pixel_runs(h, 1))[h]
     # mostly 17 px (the 17 px gap has most of the hole pixels), some 7 px; overlaps may merge some
     assert np.median(thick) >= 17 and thick.min() >= 7 - 1
     assert 0.04 < h.sum() / known.sum() < 0.09
     # parallel to the holes: most held-out pixels come from the vertical 17 px gap, so vertical runs
-    assert np.median(_pixel_runs(h, 0)[h]) > 2 * np.median(_pixel_runs(h, 1)[h])
+    assert np.median(pixel_runs(h, 0)[h]) > 2 * np.median(pixel_runs(h, 1)[h])
+
+
+def test_dip_heal_fit_is_always_the_function():
+    """``from dip_heal import fit`` is the function, also once every module that fits is imported."""
+    import importlib
+
+    import dip_heal
+
+    for name in ("dip_heal.dip", "dip_heal.dip.api", "dip_heal.runs", "dip_heal.sweeps", "dip_heal.methods",
+                 "dip_heal.cli"):
+        importlib.import_module(name)
+    from dip_heal import fit as public_fit
+
+    assert callable(public_fit) and public_fit is dip_heal.dip.fit and dip_heal.fit is public_fit
+

@@ -22,13 +22,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
 PACKAGE = "dip_heal"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
-
-ISSUE_15 = pytest.mark.xfail(strict=False, reason="issue 15: cycles being removed")
-
 
 @dataclass(frozen=True)
 class Edge:
@@ -215,13 +211,12 @@ def test_the_checker_sees_known_edges():
     """Guards the parser itself (not expected to fail): relative, nested and package imports."""
     graph, _ = analyse()
     edges = {(e.src, e.dst, e.local) for es in graph.values() for e in es}
-    assert ("dip_heal.batched", "dip_heal.config", False) in edges  # module level: from .config import
-    assert ("dip_heal.batched", "dip_heal.fit", True) in edges  # inside fit_batched
+    assert ("dip_heal.dip.batched", "dip_heal.config", False) in edges  # module level: from ..config import
+    assert ("dip_heal.dip.batched", "dip_heal.dip.problem", True) in edges  # inside fit_batched
     assert ("dip_heal.cli.fit_cmd", "dip_heal.config", True) in edges  # from ..config inside a command
     assert len(graph) > 20
 
 
-@ISSUE_15
 def test_no_import_cycles():
     graph, _ = analyse()
     cycles = find_cycles(graph)
@@ -229,7 +224,6 @@ def test_no_import_cycles():
         "\n".join(_fmt_cycle(c, graph) for c in cycles)
 
 
-@ISSUE_15
 def test_no_private_names_across_modules():
     _, private = analyse()
     assert not private, f"{len(private)} use(s) of another module's private names:\n" + "\n".join(map(str, private))

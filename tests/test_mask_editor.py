@@ -13,7 +13,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from dip_heal.errors import DipHealError  # noqa: E402
 from dip_heal.frame import Frame  # noqa: E402
-from dip_heal.mask_editor import MaskEditor, display_available, edit_mask  # noqa: E402
+from dip_heal.masks.editor import MaskEditor, display_available, edit_mask  # noqa: E402
 from dip_heal.masks import MaskSpec, build_mask  # noqa: E402
 
 

@@ -3,7 +3,8 @@ import pytest
 
 from dip_heal.config import FitConfig
 from dip_heal.errors import DipHealError
-from dip_heal.fit import fit, normalise
+from dip_heal._intensity import normalise
+from dip_heal.dip import fit
 from dip_heal.polar import azimuthal_model
 
 TINY = dict(depth=2, channels=8, num_iter=8, snapshot_every=4)
@@ -109,9 +110,9 @@ def test_guided_fit_is_seeded():
 
 
 def test_blend_weights_are_chosen_on_held_out_pixels():
-    from dip_heal.fit import _simplex
+    from dip_heal.dip.blend import simplex
 
-    w = _simplex(3)
+    w = simplex(3)
     assert w.shape == (66, 3) and np.allclose(w.sum(axis=1), 1) and (w >= 0).all()
     img, heal = _ring_frame()
     cfg = FitConfig(**TINY, blend=True, holdout_fraction=0.05)

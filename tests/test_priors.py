@@ -4,7 +4,8 @@ import torch
 
 from dip_heal.config import FitConfig
 from dip_heal.errors import DipHealError
-from dip_heal.fit import fit, normalise
+from dip_heal._intensity import normalise
+from dip_heal.dip import fit
 from dip_heal.priors import PriorTerms, symmetry_scores
 
 CX, CY = 31.4, 28.6

@@ -244,7 +244,7 @@ def sparse_render(seed=1, shape=(90, 120)):
 
 
 def test_minimum_stripes_find_gaps_not_sparse_background():
-    from dip_heal.render_masks import minimum_stripes
+    from dip_heal.masks.render_finders import minimum_stripes
 
     rgb, _ = sparse_render()
     frame = read_render("s.png", rgb)
@@ -255,7 +255,7 @@ def test_minimum_stripes_find_gaps_not_sparse_background():
 
 
 def test_minimum_stripes_reference_values():
-    from dip_heal.render_masks import minimum_stripes
+    from dip_heal.masks.render_finders import minimum_stripes
 
     d = np.ones((5, 5))
     d[2] = 0
@@ -285,7 +285,7 @@ def test_render_mask_layers_beamstop_holder_and_no_frame_pixel():
 
 
 def test_no_holder_without_a_dark_band():
-    from dip_heal.render_masks import find_band_holder
+    from dip_heal.masks.render_finders import find_band_holder
 
     rng = np.random.default_rng(4)
     d = scalar_to_units(np.clip(0.4 + 0.1 * rng.standard_normal((60, 70)), 0, 1))

@@ -176,7 +176,7 @@ def test_grid_runs_each_point_once_and_reproduces_with_its_seed(tiny, tmp_path):
     import optuna
     from optuna.artifacts import FileSystemArtifactStore
 
-    from dip_heal.fit import fit
+    from dip_heal.dip import fit
 
     frame, sweep, heal = tiny
     run = tmp_path / "run"
@@ -256,7 +256,7 @@ def test_tpe_sweep_completes_its_trials(tmp_path):
 
 
 def test_ctrl_c_then_rerun_completes_each_point_once(tiny, tmp_path, monkeypatch):
-    import dip_heal.fit as fit_mod
+    import dip_heal.dip as fit_mod
 
     frame, sweep, _ = tiny
     run = tmp_path / "run"

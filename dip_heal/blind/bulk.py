@@ -18,12 +18,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .._runtime import pick_device
 from ..errors import DipHealError, NothingToHeal
 from ..frame import check_mask_shape, composite_native
 from .model_dir import BlindModel, default_model_dir, load_model
 from .prefill import model_inputs
 from .tiling import predict_tiled
-from .train import _resolve_device, log_denormalise, log_normalise
+from .train import log_denormalise, log_normalise
 
 __all__ = ["predict", "heal_with_model", "bulk", "BulkSummary", "check_frame_shape", "frame_heal_mask"]
 
@@ -99,7 +100,7 @@ def predict(
         raise DipHealError("the frame has no measured pixel outside the heal mask; expected some data to heal from")
     y, scale = log_normalise(data, known)
     x_np = model_inputs(y, ~known, model.inputs)
-    dev = torch.device("cpu") if device is None else _resolve_device(device)
+    dev = torch.device("cpu") if device is None else pick_device(device, mps=False)
     net = model.net.to(dev).eval()
     size, overlap = model.tile
     x = torch.from_numpy(x_np).to(dev)
@@ -130,7 +131,7 @@ def heal_with_model(
     """Heal one frame with a trained model: the ``blind`` method of the healing registry.
 
     ``heal(image, heal_mask, model_dir=...) -> (M, N) float32`` like every method in
-    :mod:`dip_heal.classical`; ``model_dir`` defaults to the shipped model.
+    :mod:`dip_heal.methods`; ``model_dir`` defaults to the shipped model.
 
     Examples
     --------

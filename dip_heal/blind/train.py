@@ -23,6 +23,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from .._intensity import denormalise, normalise
+from .._runtime import pick_device
 from ..errors import DipHealError
 from ..frame import atomic_path
 from .model_dir import BlindModel, read_card, save_model
@@ -202,18 +204,12 @@ def log_normalise(data: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, floa
     >>> np.round(y.astype(float), 3).tolist(), round(s, 3)
     ([[0.0, 0.721], [0.0, 1.0]], 1.386)
     """
-    d = np.nan_to_num(np.asarray(data, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    y = np.log1p(np.maximum(d, 0.0))
-    scale = float(y[known].max()) if known.any() else 1.0
-    if not scale > 0:
-        scale = 1.0
-    y = np.where(known, y / scale, 0.0).astype(np.float32)
-    return y, scale
+    return normalise(data, known, zero_unknown=True)
 
 
 def log_denormalise(y: np.ndarray, scale: float) -> np.ndarray:
     """Inverse of :func:`log_normalise`: ``expm1(y * scale)`` (negative ``y`` clipped to 0)."""
-    return np.expm1(np.clip(np.asarray(y, dtype=np.float64), 0.0, None) * scale).astype(np.float32)
+    return denormalise(y, scale, clip=True)
 
 
 def gap_layout(detector: str) -> np.ndarray:
@@ -227,7 +223,7 @@ def gap_layout(detector: str) -> np.ndarray:
     from .. import detectors
 
     name = detectors.canonical_name(detector)
-    mask = np.asarray(detectors._gap_mask_cached(name), dtype=bool)
+    mask = np.asarray(detectors.gap_mask_cached(name), dtype=bool)
     if not mask.any():
         raise DipHealError(
             f"detector {name} has no module gaps to paste; expected a modular detector "
@@ -403,18 +399,6 @@ def _evaluate(net: torch.nn.Module, val: tuple[np.ndarray, np.ndarray, np.ndarra
     return float(np.abs(p[sel] - t[sel]).mean()), _pearson(p[sel], t[sel])
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise DipHealError(f"unknown device {device!r}; expected cpu, cuda, cuda:N or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DipHealError(f"device {device} requested but no CUDA GPU is available; expected --device cpu")
-    return dev
-
-
 # --------------------------------------------------------------------------------------------
 # checkpoints (safetensors + JSON, never pickle)
 
@@ -523,7 +507,7 @@ def train(
         Too few frames, frames smaller than the crop, a bad config or device.
     """
     cfg = config or TrainConfig()
-    dev = _resolve_device(device)
+    dev = pick_device(device, mps=False)
     out = Path(out_dir)
     frames = list(frames)
     if val_frames is None:

@@ -146,7 +146,7 @@ def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None,
         frame = None
         if interactive:
             from ..io import read_image
-            from ..mask_editor import edit_mask
+            from ..masks.editor import edit_mask
 
             frame = read_image(image)
             edited = edit_mask(frame, spec)

@@ -11,7 +11,7 @@ Each recipe builds its own small generated input (``dip_heal.synthetic``) in a t
 runs dip-heal through entry points meant to survive a restructuring (the ``dip-heal`` command
 line through click's ``CliRunner``, and the documented API: ``dip_heal.fit``, ``FitConfig``,
 ``read_image``; the batched-trials path has no other entry point than
-``dip_heal.batched.fit_batched``) and returns a :class:`Golden`: named arrays, saved in
+``dip_heal.dip.batched.fit_batched``) and returns a :class:`Golden`: named arrays, saved in
 ``OUT/NAME.npz``, and JSON values (``OUT/NAME.json``). Everything that depends on the clock, the
 machine or the temporary paths (``seconds`` columns and keys, versions, input paths, artifact
 ids) is left out; snapshots other than the returned heal are kept as SHA-256 digests of their
@@ -244,9 +244,9 @@ def api_light(tmp: Path) -> Golden:
 
 
 def fit_batched(tmp: Path) -> Golden:
-    """Two sweep trials fitted together as one grouped network (``dip_heal.batched.fit_batched``)."""
+    """Two sweep trials fitted together as one grouped network (``dip_heal.dip.batched.fit_batched``)."""
     from dip_heal import FitConfig
-    from dip_heal.batched import fit_batched as run_batched
+    from dip_heal.dip.batched import fit_batched as run_batched
 
     _, _, image, heal = _frame(tmp, seed=9)
     base = FitConfig.preset("faithful", depth=3, channels=8, num_iter=6, snapshot_every=3, holdout_fraction=0.05)

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .errors import DipHealError
+from ..errors import DipHealError
 
 __all__ = ["minimum_stripes", "find_dark_beamstop", "find_band_holder"]
 
@@ -177,7 +177,7 @@ def find_dark_beamstop(
     """
     from scipy import ndimage
 
-    from .beam import grow, shrink
+    from ..beam import grow, shrink
 
     data = np.asarray(data, np.float64)
     measured = np.asarray(measured, bool)
@@ -284,27 +284,66 @@ def find_band_holder(
         r_in = math.sqrt(beamstop.sum() / math.pi) + 1.0
     diag = math.hypot(M, N)
     t = np.arange(r_in, diag, max(1.0, diag / 400))  # at most ~400 samples along a ray: big renders stay fast
+    rays = _Rays(f, cx, cy, t)
+    best = _best_band(rays, widths, min_dark)
+    if best is None:
+        logger.info("no holder: no band from the beam is darker than its sides on %.0f %% of its length",
+                    100 * min_dark)
+        return None
+    z, dark_frac, th, w, b = best
+    if z < min_z:
+        logger.info("no holder: best band (%.0f deg, %d px) has z %.1f < %.1f", math.degrees(th), w, z, min_z)
+        return None
+    _, _, not_brighter = rays.score(th, w, b, want_extent=True)
+    # the band ends where it gets brighter than its sides (smoothed over 9 px); where the background
+    # is as dark as the band (both at the lowest level) it goes on, as a holder arm reaches the edge
+    run = np.convolve(not_brighter.astype(float), np.ones(9) / 9, mode="same") >= 0.5
+    end = int(np.flatnonzero(run)[-1]) if run.any() else len(t) - 1
+    length = float(t[min(end, len(t) - 1)])
+    width, off = _band_width(rays, th, w, b, t <= length)
+    ux, uy = math.cos(th), math.sin(th)
+    px, py = -uy, ux
+    p0 = np.array([cx + (b + off) * px, cy + (b + off) * py])
+    d = np.array([ux, uy])
+    p1 = p0 + d * (length + 0.5 * width)
+    n = np.array([px, py]) * (0.5 * width + margin)
+    poly = [tuple(map(float, q)) for q in (p0 + n, p1 + n, p1 - n, p0 - n)]
+    logger.info("holder: band at %.1f deg from the beam, %.0f px wide, %.0f px long (z %.1f, darker on %.0f %%)",
+                math.degrees(th), width, length, z, 100 * dark_frac)
+    return poly
 
-    def sample(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+
+class _Rays:
+    """Strips along the rays from the beam centre ``(cx, cy)`` through ``f`` (NaN = no data), sampled
+    at the distances ``t``, and the darker-band score of :func:`find_band_holder`."""
+
+    def __init__(self, f: np.ndarray, cx: float, cy: float, t: np.ndarray) -> None:
+        self.f, self.cx, self.cy, self.t = f, cx, cy, t
+
+    def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        M, N = self.f.shape
         xi, yi = np.rint(x).astype(int), np.rint(y).astype(int)
         ok = (xi >= 0) & (xi < N) & (yi >= 0) & (yi < M)
         out = np.full(x.shape, np.nan)
-        out[ok] = f[yi[ok], xi[ok]]
+        out[ok] = self.f[yi[ok], xi[ok]]
         return out
 
-    def strip(theta: float, lo: float, hi: float, b: float) -> np.ndarray:
+    def strip(self, theta: float, lo: float, hi: float, b: float) -> np.ndarray:
         """Mean along the ray of the strip ``lo <= offset <= hi`` (pixels across the ray, + ``b``)."""
+        t = self.t
         ux, uy = math.cos(theta), math.sin(theta)
         px, py = -uy, ux
         offs = (np.arange(lo, hi + 0.5) + b)[:, None]
-        return np.nanmean(sample(cx + t[None] * ux + offs * px, cy + t[None] * uy + offs * py), axis=0)
+        return np.nanmean(self.sample(self.cx + t[None] * ux + offs * px, self.cy + t[None] * uy + offs * py), axis=0)
 
-    def score(theta: float, w: int, b: float = 0.0, want_extent: bool = False) -> tuple[float, float, np.ndarray]:
+    def score(self, theta: float, w: int, b: float = 0.0,
+              want_extent: bool = False) -> tuple[float, float, np.ndarray]:
+        """(z score, fraction darker than both sides, where darker) of the band of width ``w``."""
         half = (w - 1) / 2
         with np.errstate(invalid="ignore"), _quiet():
-            band = strip(theta, -half, half, b)
-            s1 = strip(theta, half + 2, half + 1 + w, b)
-            s2 = strip(theta, -half - 1 - w, -half - 2, b)
+            band = self.strip(theta, -half, half, b)
+            s1 = self.strip(theta, half + 2, half + 1 + w, b)
+            s2 = self.strip(theta, -half - 1 - w, -half - 2, b)
         ok = np.isfinite(band) & np.isfinite(s1) & np.isfinite(s2)
         if ok.sum() < 10:
             return 0.0, 0.0, ok
@@ -316,38 +355,35 @@ def find_band_holder(
             return z, float(darker[ok].mean()), ok & (s1 >= band) & (s2 >= band)
         return z, float(darker[ok].mean()), darker & ok
 
+
+def _best_band(rays: _Rays, widths: tuple[int, ...],
+               min_dark: float) -> tuple[float, float, float, int, float] | None:
+    """(z, dark fraction, direction, width, offset) of the best band: 1 degree steps over every
+    width, then refined; None when no band is darker than its sides on ``min_dark`` of the ray."""
     best = (0.0, 0.0, 0.0, 0, 0.0)
     for w in widths:
         for th in np.deg2rad(np.arange(0.0, 360.0, 1.0)):
-            z, dark, _ = score(th, w)
+            z, dark, _ = rays.score(th, w)
             if dark >= min_dark and z > best[0]:
                 best = (z, dark, th, w, 0.0)
     if best[3] == 0:
-        logger.info("no holder: no band from the beam is darker than its sides on %.0f %% of its length",
-                    100 * min_dark)
         return None
     _, _, th0, w0, _ = best
     for th in th0 + np.deg2rad(np.arange(-2.0, 2.01, 0.25)):  # the band need not cross the centre estimate
         for b in np.arange(-3.0, 3.01, 0.5):
-            z, dark, _ = score(th, w0, b)
+            z, dark, _ = rays.score(th, w0, b)
             if dark >= min_dark and z > best[0]:
                 best = (z, dark, th, w0, b)
-    z, dark_frac, th, w, b = best
-    if z < min_z:
-        logger.info("no holder: best band (%.0f deg, %d px) has z %.1f < %.1f", math.degrees(th), w, z, min_z)
-        return None
-    _, _, not_brighter = score(th, w, b, want_extent=True)
-    # the band ends where it gets brighter than its sides (smoothed over 9 px); where the background
-    # is as dark as the band (both at the lowest level) it goes on, as a holder arm reaches the edge
-    run = np.convolve(not_brighter.astype(float), np.ones(9) / 9, mode="same") >= 0.5
-    end = int(np.flatnonzero(run)[-1]) if run.any() else len(t) - 1
-    length = float(t[min(end, len(t) - 1)])
-    # its width from the profile across it: where it is darker than 3/4 of the way to its sides
-    keep = t <= length
+    return best
+
+
+def _band_width(rays: _Rays, th: float, w: int, b: float, keep: np.ndarray) -> tuple[float, float]:
+    """(width, offset) of the band from the profile across it, over the samples ``keep``: where it is
+    darker than 3/4 of the way from its floor to its sides; ``(w, 0)`` when the profile says nothing."""
     half = int(max(2 * w, 12))
     sgrid = np.arange(-half, half + 1)
     with np.errstate(invalid="ignore"), _quiet():
-        prof = np.array([np.nanmean(strip(th, o, o, b)[keep]) for o in sgrid])
+        prof = np.array([np.nanmean(rays.strip(th, o, o, b)[keep]) for o in sgrid])
     core = np.abs(sgrid) <= (w + 1) / 2
     width = float(w)
     off = 0.0
@@ -364,16 +400,7 @@ def find_band_holder(
         if 0 < lo and hi < len(sgrid) - 1:
             width = float(sgrid[hi] - sgrid[lo] + 1)
             off = 0.5 * (sgrid[lo] + sgrid[hi])
-    ux, uy = math.cos(th), math.sin(th)
-    px, py = -uy, ux
-    p0 = np.array([cx + (b + off) * px, cy + (b + off) * py])
-    d = np.array([ux, uy])
-    p1 = p0 + d * (length + 0.5 * width)
-    n = np.array([px, py]) * (0.5 * width + margin)
-    poly = [tuple(map(float, q)) for q in (p0 + n, p1 + n, p1 - n, p0 - n)]
-    logger.info("holder: band at %.1f deg from the beam, %.0f px wide, %.0f px long (z %.1f, darker on %.0f %%)",
-                math.degrees(th), width, length, z, 100 * dark_frac)
-    return poly
+    return width, off
 
 
 class _quiet:
