@@ -62,7 +62,7 @@ def ranking(result, case: str) -> list[tuple[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dip_heal.bench import _markdown, run_bench
+    from dip_heal.bench import markdown_table, run_bench
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default="biharmonic,ns,telea,pyfai,dip")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             cases += make_pair(folder, args.size, kind, args.seed, shift)  # type: ignore[arg-type]
         (folder / "cases.json").write_text(json.dumps(cases, indent=1))
         result = run_bench(folder / "cases.json", folder, args.methods.split(","), out=args.out)
-    print(_markdown(result))
+    print(markdown_table(result))
     for i in range(0, len(cases), 2):
         pair, pasted = cases[i]["name"], cases[i + 1]["name"]
         rp, rq = ranking(result, pair), ranking(result, pasted)

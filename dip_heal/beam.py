@@ -285,8 +285,6 @@ def find_beamstop(
     DipHealError
         Not a 2-D frame, mask of another shape, or no valid pixel.
     """
-    from scipy import ndimage
-
     image, valid = _check(image, valid)
     if center is None:
         center = estimate_center(image, valid)
@@ -299,46 +297,72 @@ def find_beamstop(
     h = rmax + 8
     y0, x0 = max(0, int(cy) - h), max(0, int(cx) - h)
     y1, x1 = min(M, int(cy) + h + 1), min(N, int(cx) + h + 1)
-    if y0 >= y1 or x0 >= x1:
+    found = None
+    if y0 < y1 and x0 < x1:
+        found = _beamstop_in_window(image[y0:y1, x0:x1], valid[y0:y1, x0:x1], cx - x0, cy - y0, rmax, sigma,
+                                    min_rim, (x0, y0))
+    if found is None:
         return (empty, empty) if with_arm else empty
-    full_M, full_N = M, N
-    image, valid = image[y0:y1, x0:x1], valid[y0:y1, x0:x1]
-    cx, cy = cx - x0, cy - y0
-    M, N = image.shape
-    f = log_image(image, valid)
-    fs = _smooth(f, valid, sigma)
-    prof = _radial_profile(fs, valid, cx, cy, rmax)
+    bs, comp, r_bs, thr = found
+    if margin > 0:
+        bs = grow(bs, margin)
+    logger.debug("beamstop: %d px, radius ~%.1f, threshold %.2f", int(bs.sum()), r_bs, thr)
+    out = np.zeros((M, N), bool)
+    out[y0:y1, x0:x1] = bs
+    if with_arm:
+        arm = np.zeros((M, N), bool)
+        arm[y0:y1, x0:x1] = comp
+        return out, arm
+    return out
+
+
+def _shadow_level(prof: np.ndarray, cx: float, cy: float) -> tuple[float, float] | None:
+    """The threshold between the shadow and the rim (in log counts) and the shadow's radius, from
+    the radial profile about the centre ``(cx, cy)``; None without a shadow there."""
     if not np.isfinite(prof[:3]).any():
         logger.info("no valid pixel at the beam centre (%.1f, %.1f): no beamstop found", cx, cy)
-        return (empty, empty) if with_arm else empty
+        return None
     level0 = float(np.nanmin(prof[:3]))
     peak_r = int(np.nanargmax(prof))
     rim = float(prof[peak_r])
     if rim - level0 < 0.7:  # less than a factor ~2 in counts: no shadow
         logger.info("no dark region at the beam centre (contrast %.2f in log counts)", rim - level0)
-        return (empty, empty) if with_arm else empty
+        return None
     thr = level0 + 0.5 * (rim - level0)
     above = np.nonzero(np.nan_to_num(prof[: peak_r + 1], nan=-np.inf) >= thr)[0]
-    r_bs = float(above[0]) if above.size else float(peak_r)
-    dark = (fs < thr) & valid
+    return thr, (float(above[0]) if above.size else float(peak_r))
+
+
+def _component_at(labels: np.ndarray, y: int, x: int, r: int) -> np.ndarray | None:
+    """The labelled component most present within ``r`` pixels of ``(y, x)``; None if there is none."""
+    ids = labels[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+    ids = ids[ids > 0]
+    return labels == np.bincount(ids).argmax() if ids.size else None
+
+
+def _beamstop_in_window(image: np.ndarray, valid: np.ndarray, cx: float, cy: float, rmax: int, sigma: float,
+                        min_rim: float, origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """The beamstop (without margin), its connected dark region, its radius and the shadow threshold,
+    in a window about the centre; None when there is no beamstop."""
+    from scipy import ndimage
+
+    M, N = image.shape
+    f = log_image(image, valid)
+    fs = _smooth(f, valid, sigma)
+    level = _shadow_level(_radial_profile(fs, valid, cx, cy, rmax), cx, cy)
+    if level is None:
+        return None
+    thr, r_bs = level
     y, x = int(round(cy)), int(round(cx))
     if not (0 <= y < M and 0 <= x < N):
-        return (empty, empty) if with_arm else empty
-    lab, _ = ndimage.label(dark)
-    ids = lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]
-    ids = ids[ids > 0]
-    if ids.size == 0:
-        return (empty, empty) if with_arm else empty
-    comp = lab == np.bincount(ids).argmax()
+        return None
+    comp = _component_at(ndimage.label((fs < thr) & valid)[0], y, x, 2)
+    if comp is None:
+        return None
     r_open = max(1, int(round(0.75 * r_bs)))
-    core = grow(shrink(comp, r_open), r_open)
-    lab2, _ = ndimage.label(core)
-    ids = lab2[max(0, y - r_open) : y + r_open + 1, max(0, x - r_open) : x + r_open + 1]
-    ids = ids[ids > 0]
-    if ids.size == 0:
+    bs = _component_at(ndimage.label(grow(shrink(comp, r_open), r_open))[0], y, x, r_open)
+    if bs is None:
         bs = comp & (np.hypot(*np.ogrid[-y : M - y, -x : N - x]) <= r_bs)
-    else:
-        bs = lab2 == np.bincount(ids).argmax()
     bs = ndimage.binary_fill_holes(bs)
     if sigma <= 1.0:
         # counts are high: recover the rim the smoothing blurred, from the unsmoothed pixels
@@ -346,28 +370,26 @@ def find_beamstop(
         bs = ndimage.binary_fill_holes(bs | rim_px)
     if bs.sum() > np.pi * rmax**2:
         logger.info("dark region at the centre (%d px) is larger than a beamstop of radius %d", bs.sum(), rmax)
-        return (empty, empty) if with_arm else empty
-    # a beamstop's shadow is surrounded by brighter scattering, except where its arm leaves
+        return None
+    if not _enclosed(bs, fs, valid, min_rim, (cx + origin[0], cy + origin[1])):
+        return None
+    return bs, comp, r_bs, thr
+
+
+def _enclosed(bs: np.ndarray, fs: np.ndarray, valid: np.ndarray, min_rim: float, where: tuple[float, float]) -> bool:
+    """A beamstop's shadow is surrounded by brighter scattering, except where its arm leaves."""
     ring = grow(bs, 4) & ~grow(bs, 1) & valid
-    if ring.any() and (bs & valid).any():
-        inside_level = float(np.median(fs[bs & valid]))
-        out_vals = fs[ring]
-        rim_thr = inside_level + 0.5 * (float(np.percentile(out_vals, 90)) - inside_level)
-        bright = float((out_vals > rim_thr).mean())
-        if bright < min_rim:
-            logger.info("dark region at (%.0f, %.0f) is not enclosed by brighter pixels (%.0f %% of its rim): "
-                        "not taken as the beamstop; give --center or --beamstop", cx + x0, cy + y0, 100 * bright)
-            return (empty, empty) if with_arm else empty
-    if margin > 0:
-        bs = grow(bs, margin)
-    logger.debug("beamstop: %d px, radius ~%.1f, threshold %.2f", int(bs.sum()), r_bs, thr)
-    out = np.zeros((full_M, full_N), bool)
-    out[y0:y1, x0:x1] = bs
-    if with_arm:
-        arm = np.zeros((full_M, full_N), bool)
-        arm[y0:y1, x0:x1] = comp
-        return out, arm
-    return out
+    if not (ring.any() and (bs & valid).any()):
+        return True
+    inside_level = float(np.median(fs[bs & valid]))
+    out_vals = fs[ring]
+    rim_thr = inside_level + 0.5 * (float(np.percentile(out_vals, 90)) - inside_level)
+    bright = float((out_vals > rim_thr).mean())
+    if bright < min_rim:
+        logger.info("dark region at (%.0f, %.0f) is not enclosed by brighter pixels (%.0f %% of its rim): "
+                    "not taken as the beamstop; give --center or --beamstop", where[0], where[1], 100 * bright)
+        return False
+    return True
 
 
 def grow(mask: np.ndarray, r: float) -> np.ndarray:
@@ -452,23 +474,46 @@ def find_holder(
     M, N = image.shape
     f = log_image(image, valid)
     fs = _smooth(f, valid, _sigma_for(image, valid))
+    levels = _holder_levels(fs, valid, beamstop, cx, cy, r_bs)
+    if levels is None:
+        return None
+    dark, auto_contrast = levels
+    contrast = auto_contrast if contrast is None else contrast
+    diag = float(np.hypot(M, N))
+    t = np.arange(r_bs + 2, diag, 1.0)
+    best = _best_ray(fs, valid, dark, (cx, cy), t, 1.5 * r_bs + 3, contrast, min_dark)
+    if best is None:
+        return None
+    runs = _dark_runs(fs, valid, dark, (cx, cy), t, best, int(max(6, 2 * r_bs)))
+    if len(runs[0]) < 5:
+        return None
+    return _band(*runs, (cx, cy), best, r_bs, margin, diag)
+
+
+def _holder_levels(fs: np.ndarray, valid: np.ndarray, beamstop: np.ndarray, cx: float, cy: float,
+                   r_bs: float) -> tuple[np.ndarray, float] | None:
+    """The pixels as dark as the beamstop shadow's rim threshold, and the default valley contrast
+    (a quarter of the beamstop's contrast with its rim, between 0.1 and 0.3)."""
+    M, N = fs.shape
     inside = fs[beamstop & valid]
     if inside.size == 0:
         return None
-    yy, xx = np.nonzero(beamstop)
     dist = np.hypot(np.arange(M)[:, None] - cy, np.arange(N)[None, :] - cx)
     ring = (~beamstop) & valid & (dist <= r_bs + max(3.0, r_bs))
     if not ring.any():
         return None
     level_in, level_ring = float(np.median(inside)), float(np.median(fs[ring]))
     thr = 0.5 * (level_in + level_ring)
-    dark = fs < thr
-    if contrast is None:  # low-count frames have little log contrast: ask for a quarter of it
-        contrast = float(np.clip(0.25 * (level_ring - level_in), 0.1, 0.3))
-    diag = float(np.hypot(M, N))
-    t = np.arange(r_bs + 2, diag, 1.0)
+    # low-count frames have little log contrast: ask for a quarter of it
+    return fs < thr, float(np.clip(0.25 * (level_ring - level_in), 0.1, 0.3))
 
-    side = 1.5 * r_bs + 3
+
+def _best_ray(fs: np.ndarray, valid: np.ndarray, dark: np.ndarray, centre: tuple[float, float], t: np.ndarray,
+              side: float, contrast: float, min_dark: float) -> float | None:
+    """The angle of the ray from ``centre`` whose pixels are most often dark valleys (darker by
+    ``contrast`` than both sides, ``side`` pixels away); None when under ``min_dark`` of them are."""
+    M, N = fs.shape
+    cx, cy = centre
 
     def score(theta: float) -> tuple[float, int]:
         ux, uy = np.cos(theta), np.sin(theta)
@@ -495,10 +540,17 @@ def find_holder(
     if sfine.max() < min_dark:
         logger.info("no holder: best ray is %.0f %% dark", 100 * sfine.max())
         return None
-    # dark runs across the ray: centre offset and width, every 4 px along it
+    return best
+
+
+def _dark_runs(fs: np.ndarray, valid: np.ndarray, dark: np.ndarray, centre: tuple[float, float], t: np.ndarray,
+               best: float, half: int) -> tuple[list[float], list[float], list[int]]:
+    """The dark runs across the ray at angle ``best``, every 4 px along it: their positions along
+    the ray, centre offsets across it and widths (over ``2 half + 1`` pixels across)."""
+    M, N = fs.shape
+    cx, cy = centre
     ux, uy = np.cos(best), np.sin(best)
     px, py = -uy, ux
-    half = int(max(6, 2 * r_bs))
     s = np.arange(-half, half + 1)
     offs, widths, ts = [], [], []
     for tt in t[::4]:
@@ -516,27 +568,44 @@ def find_holder(
         vals[inb] = fs[y[inb], x[inb]]
         if not v[half] or not dark[y[half], x[half]] or v.sum() < len(s) * 0.8:
             continue
-        # half-maximum width: threshold midway between the valley floor and the sides
-        ends = np.r_[vals[: half // 3], vals[-(half // 3) :]]
-        ends_v = np.r_[v[: half // 3], v[-(half // 3) :]]
-        if not ends_v.any():
+        run = _run_across(vals, v, half)
+        if run is None:
             continue
-        floor = float(np.nanmin(np.where(v[half - 3 : half + 4], vals[half - 3 : half + 4], np.nan)))
-        local = 0.5 * (floor + float(np.median(ends[ends_v])))
-        d = v & (vals < local)
-        lo = half
-        while lo > 0 and d[lo - 1]:
-            lo -= 1
-        hi = half
-        while hi < len(s) - 1 and d[hi + 1]:
-            hi += 1
-        if lo == 0 or hi == len(s) - 1:
-            continue  # run not closed: background as dark as the holder here
+        lo, hi = run
         offs.append((s[lo] + s[hi]) / 2)
         widths.append(s[hi] - s[lo] + 1)
         ts.append(tt)
-    if len(ts) < 5:
+    return ts, offs, widths
+
+
+def _run_across(vals: np.ndarray, v: np.ndarray, half: int) -> tuple[int, int] | None:
+    """The dark run through the middle sample ``half`` of a cut across the ray, at half maximum
+    (midway between the valley floor and the sides); None when it is not closed on both sides."""
+    ends = np.r_[vals[: half // 3], vals[-(half // 3) :]]
+    ends_v = np.r_[v[: half // 3], v[-(half // 3) :]]
+    if not ends_v.any():
         return None
+    floor = float(np.nanmin(np.where(v[half - 3 : half + 4], vals[half - 3 : half + 4], np.nan)))
+    local = 0.5 * (floor + float(np.median(ends[ends_v])))
+    d = v & (vals < local)
+    lo = half
+    while lo > 0 and d[lo - 1]:
+        lo -= 1
+    hi = half
+    while hi < len(vals) - 1 and d[hi + 1]:
+        hi += 1
+    if lo == 0 or hi == len(vals) - 1:
+        return None  # run not closed: background as dark as the holder here
+    return lo, hi
+
+
+def _band(ts: list[float], offs: list[float], widths: list[int], centre: tuple[float, float], best: float,
+          r_bs: float, margin: float, diag: float) -> list[tuple[float, float]]:
+    """The band's four corners: a line fitted to the runs' centres (outliers dropped), from the
+    beamstop centre to past the frame edge, as wide as most runs plus ``margin`` on each side."""
+    cx, cy = centre
+    ux, uy = np.cos(best), np.sin(best)
+    px, py = -uy, ux
     ts_a, offs_a, w_a = np.array(ts), np.array(offs), np.array(widths, float)
     a, b = np.polyfit(ts_a, offs_a, 1)
     res = np.abs(offs_a - (a * ts_a + b))
@@ -544,7 +613,6 @@ def find_holder(
     if keep.sum() >= 5:
         a, b = np.polyfit(ts_a[keep], offs_a[keep], 1)
     hw = min(float(np.percentile(w_a[keep], 90)) / 2, r_bs) + margin  # an arm is not wider than the stop
-    # band from the beamstop centre to past the frame edge
     p0 = np.array([cx + b * px, cy + b * py])
     d = np.array([ux + a * px, uy + a * py])
     d /= np.hypot(*d)

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import DipHealError
 
-__all__ = ["FitConfig", "PRESETS"]
+__all__ = ["FitConfig", "PRESETS", "CLI_FLAGS"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "loss": ("mse", "l1", "poisson"),
@@ -195,63 +195,11 @@ class FitConfig:
     preset_name: str = "custom"
 
     def __post_init__(self) -> None:
-        for name, choices in _CHOICES.items():
-            value = getattr(self, name)
-            if value not in choices:
-                raise DipHealError(f"FitConfig.{name} = {value!r}; expected one of {', '.join(choices)}")
-        if isinstance(self.channels, (list, tuple)):
-            chans = tuple(self.channels)
-            if len(chans) != self.depth or not all(
-                isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in chans
-            ):
-                raise DipHealError(
-                    f"FitConfig.channels = {list(chans)!r}; expected one positive integer per scale "
-                    f"({self.depth} with depth {self.depth}) or a single integer"
-                )
-            object.__setattr__(self, "channels", chans)
-        elif isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 1:
-            raise DipHealError(f"FitConfig.channels = {self.channels!r}; expected a positive integer")
-        _positive_int = ("num_iter", "depth", "kernel_size", "snapshot_every", "input_depth", "ensemble")
-        for name in _positive_int:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DipHealError(f"FitConfig.{name} = {value!r}; expected a positive integer")
-        for name in ("channels_skip", "patience", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise DipHealError(f"FitConfig.{name} = {value!r}; expected an integer >= 0")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
-            raise DipHealError(f"FitConfig.lr = {self.lr!r}; expected a number in (0, 10]")
-        for name in ("reg_noise_std", "param_noise_scale", "azim_weight", "friedel_weight"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0 or value != value:
-                raise DipHealError(f"FitConfig.{name} = {value!r}; expected a number >= 0")
-        if not (0.0 <= self.holdout_fraction < 0.5):
-            raise DipHealError(
-                f"FitConfig.holdout_fraction = {self.holdout_fraction!r}; expected a fraction in [0, 0.5)"
-            )
-        if isinstance(self.guide_azim, bool) or not isinstance(self.guide_azim, int) or self.guide_azim < 4:
-            raise DipHealError(f"FitConfig.guide_azim = {self.guide_azim!r}; expected an integer >= 4")
-        if not isinstance(self.guide_smooth, (int, float)) or not (0 <= self.guide_smooth <= 50):
-            raise DipHealError(f"FitConfig.guide_smooth = {self.guide_smooth!r}; expected a number in [0, 50]")
-        if not isinstance(self.val_tol, (int, float)) or not (0.0 <= self.val_tol < 1.0):
-            raise DipHealError(f"FitConfig.val_tol = {self.val_tol!r}; expected a fraction in [0, 1) (e.g. 0.02)")
-        if not (0.0 <= self.ema < 1.0):
-            raise DipHealError(f"FitConfig.ema = {self.ema!r}; expected a number in [0, 1)")
-        if self.kernel_size % 2 == 0:
-            raise DipHealError(f"FitConfig.kernel_size = {self.kernel_size}; expected an odd size")
-        if self.net_input == "meshgrid" and self.input_depth != 2:
-            raise DipHealError(
-                f"FitConfig.input_depth = {self.input_depth} with a meshgrid input; a meshgrid has 2 channels"
-            )
-        if not isinstance(self.time_limit, (int, float)) or not (0 <= self.time_limit < 1e7):
-            raise DipHealError(f"FitConfig.time_limit = {self.time_limit!r}; expected seconds >= 0 (0: no limit)")
-        if self.blend and self.holdout_fraction <= 0:
-            raise DipHealError("FitConfig.blend needs held-out pixels to choose its weights; set holdout_fraction > 0")
-        if self.select == "best_val" and self.holdout_fraction <= 0:
-            raise DipHealError(
-                "FitConfig.select = 'best_val' needs held-out pixels; set holdout_fraction > 0 (e.g. 0.03)"
-            )
+        _check_choices(self)
+        object.__setattr__(self, "channels", _checked_channels(self.channels, self.depth))
+        _check_integers(self)
+        _check_ranges(self)
+        _check_combinations(self)
 
     @property
     def uses_priors(self) -> bool:
@@ -333,6 +281,134 @@ class FitConfig:
         base.update(changes)
         base["preset_name"] = name
         return cls(**base)
+
+    # ----------------------------------------------------------------- the command line
+    @staticmethod
+    def cli_changes(**flags: Any) -> dict[str, Any]:
+        """The fields that ``dip-heal fit``'s flags set (a flag given as None was not given).
+
+        Parameters
+        ----------
+        **flags
+            ``iters``, ``lr``, ``param_noise``, ``reg_noise_std``, ``snapshot_every``, ``seed``,
+            ``time_limit``, ``ensemble`` (:data:`CLI_FLAGS`).
+
+        Examples
+        --------
+        >>> FitConfig.cli_changes(iters=50, lr=None)
+        {'num_iter': 50}
+        """
+        unknown = sorted(set(flags) - set(CLI_FLAGS))
+        if unknown:
+            raise TypeError(f"unknown flag(s) {', '.join(unknown)}; expected some of {', '.join(CLI_FLAGS)}")
+        return {CLI_FLAGS[k]: v for k, v in flags.items() if v is not None}
+
+    @classmethod
+    def from_cli(cls, *, preset: str | None = None, config_file: str | Path | None = None,
+                 **flags: Any) -> "FitConfig":
+        """The configuration ``dip-heal fit`` builds: a config file or a preset, then the flags.
+
+        Parameters
+        ----------
+        preset : str, optional
+            A preset name (default ``"default"``); not used with ``config_file``.
+        config_file : path-like, optional
+            A FitConfig JSON file (or a run's ``config.json``), see :meth:`from_json`.
+        **flags
+            The flags of :meth:`cli_changes`; None = not given.
+
+        Raises
+        ------
+        DipHealError
+            An unknown preset, an unreadable config file, a value a field refuses.
+        """
+        config = cls.from_json(config_file) if config_file is not None else cls.preset(preset or "default")
+        changes = cls.cli_changes(**flags)
+        return config.replace(**changes) if changes else config
+
+
+
+#: ``dip-heal fit`` flags and the FitConfig fields they set.
+CLI_FLAGS: dict[str, str] = {
+    "iters": "num_iter", "lr": "lr", "param_noise": "param_noise", "reg_noise_std": "reg_noise_std",
+    "snapshot_every": "snapshot_every", "seed": "seed", "time_limit": "time_limit", "ensemble": "ensemble",
+}
+
+
+# --------------------------------------------------------------------------------- validators
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_choices(cfg: FitConfig) -> None:
+    """Every string option is one of its choices."""
+    for name, choices in _CHOICES.items():
+        value = getattr(cfg, name)
+        if value not in choices:
+            raise DipHealError(f"FitConfig.{name} = {value!r}; expected one of {', '.join(choices)}")
+
+
+def _checked_channels(channels: Any, depth: int) -> int | tuple[int, ...]:
+    """One positive integer, or one per scale (returned as a tuple)."""
+    if isinstance(channels, (list, tuple)):
+        chans = tuple(channels)
+        if len(chans) != depth or not all(_is_int(c) and c >= 1 for c in chans):
+            raise DipHealError(
+                f"FitConfig.channels = {list(chans)!r}; expected one positive integer per scale "
+                f"({depth} with depth {depth}) or a single integer"
+            )
+        return chans
+    if not _is_int(channels) or channels < 1:
+        raise DipHealError(f"FitConfig.channels = {channels!r}; expected a positive integer")
+    return channels
+
+
+def _check_integers(cfg: FitConfig) -> None:
+    """Counts are positive integers; ``channels_skip``, ``patience`` and ``seed`` integers >= 0."""
+    for name in ("num_iter", "depth", "kernel_size", "snapshot_every", "input_depth", "ensemble"):
+        value = getattr(cfg, name)
+        if not _is_int(value) or value < 1:
+            raise DipHealError(f"FitConfig.{name} = {value!r}; expected a positive integer")
+    for name in ("channels_skip", "patience", "seed"):
+        value = getattr(cfg, name)
+        if not _is_int(value) or value < 0:
+            raise DipHealError(f"FitConfig.{name} = {value!r}; expected an integer >= 0")
+
+
+def _check_ranges(cfg: FitConfig) -> None:
+    """Rates, weights, fractions, sizes and the time limit within their ranges."""
+    if not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr <= 10):
+        raise DipHealError(f"FitConfig.lr = {cfg.lr!r}; expected a number in (0, 10]")
+    for name in ("reg_noise_std", "param_noise_scale", "azim_weight", "friedel_weight"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or value < 0 or value != value:
+            raise DipHealError(f"FitConfig.{name} = {value!r}; expected a number >= 0")
+    if not (0.0 <= cfg.holdout_fraction < 0.5):
+        raise DipHealError(f"FitConfig.holdout_fraction = {cfg.holdout_fraction!r}; expected a fraction in [0, 0.5)")
+    if not _is_int(cfg.guide_azim) or cfg.guide_azim < 4:
+        raise DipHealError(f"FitConfig.guide_azim = {cfg.guide_azim!r}; expected an integer >= 4")
+    if not isinstance(cfg.guide_smooth, (int, float)) or not (0 <= cfg.guide_smooth <= 50):
+        raise DipHealError(f"FitConfig.guide_smooth = {cfg.guide_smooth!r}; expected a number in [0, 50]")
+    if not isinstance(cfg.val_tol, (int, float)) or not (0.0 <= cfg.val_tol < 1.0):
+        raise DipHealError(f"FitConfig.val_tol = {cfg.val_tol!r}; expected a fraction in [0, 1) (e.g. 0.02)")
+    if not (0.0 <= cfg.ema < 1.0):
+        raise DipHealError(f"FitConfig.ema = {cfg.ema!r}; expected a number in [0, 1)")
+    if cfg.kernel_size % 2 == 0:
+        raise DipHealError(f"FitConfig.kernel_size = {cfg.kernel_size}; expected an odd size")
+    if cfg.net_input == "meshgrid" and cfg.input_depth != 2:
+        raise DipHealError(
+            f"FitConfig.input_depth = {cfg.input_depth} with a meshgrid input; a meshgrid has 2 channels"
+        )
+    if not isinstance(cfg.time_limit, (int, float)) or not (0 <= cfg.time_limit < 1e7):
+        raise DipHealError(f"FitConfig.time_limit = {cfg.time_limit!r}; expected seconds >= 0 (0: no limit)")
+
+
+def _check_combinations(cfg: FitConfig) -> None:
+    """Options that need held-out pixels have them."""
+    if cfg.blend and cfg.holdout_fraction <= 0:
+        raise DipHealError("FitConfig.blend needs held-out pixels to choose its weights; set holdout_fraction > 0")
+    if cfg.select == "best_val" and cfg.holdout_fraction <= 0:
+        raise DipHealError("FitConfig.select = 'best_val' needs held-out pixels; set holdout_fraction > 0 (e.g. 0.03)")
 
 
 #: Named presets (fields that differ from the dataclass defaults).

@@ -7,7 +7,7 @@ and a non-zero exit; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-__all__ = ["DipHealError", "NothingToHeal"]
+__all__ = ["DipHealError", "NothingToHeal", "FlagError"]
 
 
 class DipHealError(ValueError):
@@ -16,3 +16,12 @@ class DipHealError(ValueError):
 
 class NothingToHeal(DipHealError):
     """The mask marks no pixel to heal; the command exits 0 after saying so."""
+
+
+class FlagError(DipHealError):
+    """A command-line flag's value that cannot be parsed (:mod:`dip_heal.flags`); the command line
+    shows it as a usage error, naming ``param_hint`` when given."""
+
+    def __init__(self, message: str, *, param_hint: str | None = None) -> None:
+        super().__init__(message)
+        self.param_hint = param_hint

@@ -159,3 +159,25 @@ def test_bulk_bad_inputs(tmp_path, tiny_model):
         bulk([], tmp_path / "file", model_dir=tiny_model)
     with pytest.raises(DipHealError, match="no such spec file"):
         bulk([], tmp_path / "o", model_dir=tiny_model, mask_spec=tmp_path / "missing.json")
+
+
+def test_training_from_flags_builds_the_frames_and_the_config(tmp_path):
+    from dip_heal.blind.cli_config import training_from_flags
+    from dip_heal.errors import DipHealError, FlagError
+
+    _write_frames(tmp_path / "in", n=2, shape=(48, 48))
+    data, cfg = training_from_flags([str(tmp_path / "in")], tmp_path / "m", arch="tunet", detector="Pilatus300k",
+                                    depth=2, crop=32)
+    assert len(data) == 2 and cfg.arch == "tunet" and cfg.frame_shape == [48, 48]
+    assert cfg.net == {"depth": 2, "base_channels": 16, "growth_rate": 2.0, "hidden_rate": 1.0,
+                       "normalization": "batch"}
+    data, cfg = training_from_flags([], tmp_path / "m", arch="msdnet", synthetic=1, synthetic_shape="32,40",
+                                    detector="Pilatus300k", layers=4)
+    assert data[0].data.shape == (32, 40) and cfg.frame_shape is None
+    assert cfg.net["num_layers"] == 4 and cfg.net["normalization"] == "none"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DipHealError, match="is a file"):
+        training_from_flags([], tmp_path / "file", arch="msdnet", detector="Pilatus300k")
+    with pytest.raises(FlagError, match="--synthetic-shape"):
+        training_from_flags([], tmp_path / "m", arch="msdnet", synthetic=1, synthetic_shape="4",
+                            detector="Pilatus300k")

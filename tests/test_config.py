@@ -52,3 +52,20 @@ def test_presets_record_their_name_and_accept_changes():
         cfg = FitConfig.preset(name, seed=3)
         assert cfg.preset_name == name and cfg.seed == 3
     assert FitConfig.preset("faithful").replace(lr=0.1).lr == 0.1
+
+
+def test_from_cli_builds_the_fit_commands_config(tmp_path):
+    """``dip-heal fit``'s flags: a preset (default ``default``) or a config file, then the given flags."""
+    assert FitConfig.from_cli() == FitConfig.preset("default")
+    cfg = FitConfig.from_cli(preset="faithful", iters=7, lr=None, seed=3, param_noise=True)
+    assert cfg == FitConfig.preset("faithful").replace(num_iter=7, seed=3, param_noise=True)
+    path = tmp_path / "c.json"
+    FitConfig.preset("light", num_iter=9).to_json(path)
+    assert FitConfig.from_cli(preset="faithful", config_file=path) == FitConfig.preset("light", num_iter=9)
+    assert FitConfig.cli_changes(iters=5, time_limit=0.0, ensemble=None) == {"num_iter": 5, "time_limit": 0.0}
+    with pytest.raises(TypeError, match="iterations"):
+        FitConfig.cli_changes(iterations=5)
+    with pytest.raises(DipHealError, match="lr"):
+        FitConfig.from_cli(lr=20.0)
+    with pytest.raises(DipHealError, match="unknown preset"):
+        FitConfig.from_cli(preset="nope")

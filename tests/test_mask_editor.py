@@ -180,3 +180,20 @@ def test_component_toggle_by_checkbox_and_by_call(editor):
     assert editor.heal[20, 30]
     with pytest.raises(DipHealError, match="no automatic component"):
         editor.toggle("moon")
+
+
+def test_edit_model_works_without_a_window():
+    from dip_heal.masks.edits import MaskEdits
+
+    raw = np.random.default_rng(0).poisson(50, (60, 80)).astype(np.int32)
+    raw[20, 30] = -1
+    m = MaskEdits(Frame.from_array(raw), MaskSpec(detector="none", beamstop="none"))
+    m.apply({"kind": "rect", "x0": 1, "y0": 1, "x1": 3, "y1": 2})
+    assert int(m.heal.sum()) == 1 + 6
+    assert m.undo() and int(m.heal.sum()) == 1 and not m.undo()
+    assert m.redo() and int(m.heal.sum()) == 7 and not m.redo()
+    m.toggle("sentinel")
+    assert not m.heal[20, 30] and int(m.heal.sum()) == 6
+    spec = m.current_spec()
+    assert spec.sentinels is False and len(spec.edits) == 1
+    assert np.array_equal(build_mask(m.frame, spec), m.heal)

@@ -455,3 +455,59 @@ def test_read_dioptas_mask_file(tmp_path):
     heal[0, 1] = True
     Image.fromarray(np.flipud(heal).astype(np.uint8)).save(tmp_path / "d.mask", format="TIFF")
     assert np.array_equal(read_mask(tmp_path / "d.mask", (6, 5)), heal)
+
+
+# --------------------------------------------------------------------------------------------
+# the library half of `dip-heal mask` (issue 15): flags -> spec, images -> mask files
+
+
+def test_spec_from_flags_builds_what_the_flags_say(tmp_path):
+    from dip_heal.masks import MaskSpec
+
+    assert MaskSpec.from_flags() == MaskSpec()
+    s = MaskSpec.from_flags(detector="none", beamstop_rect="1,2,5,6", beamstop_below="7", beamstop_circle="9,9,2",
+                            holder="0,3;4,3", holder_width=2.0, center="10, 11", stripes=False, hot_pixels=True,
+                            dilate=1)
+    assert s.detector == "none" and s.beam_center == (10.0, 11.0) and not s.stripes and s.hot_pixels
+    assert s.dilate == 1 and s.beamstop == "none" and s.holder == "none"  # fixed shapes turn the finders off
+    assert [(d["kind"], d["cause"]) for d in s.shapes] == [("rect", "beamstop"), ("circle", "beamstop"),
+                                                           ("line", "holder")]
+    assert s.shapes[0]["below"] == 7.0 and s.shapes[2]["width"] == 2.0
+    poly = MaskSpec.from_flags(holder="0,0;5,0;5,5", auto_holder=True, auto_beamstop=True, beamstop_circle="3,3,1")
+    assert poly.shapes[-1]["kind"] == "polygon" and poly.holder == "auto" and poly.beamstop == "auto"
+    base = MaskSpec(dilate=3, shapes=({"kind": "circle", "x": 1, "y": 1, "r": 1},))
+    base.to_json(tmp_path / "s.json")
+    more = MaskSpec.from_flags(tmp_path / "s.json", beamstop_rect="0,0,2,2")
+    assert more.dilate == 3 and [d["kind"] for d in more.shapes] == ["circle", "rect"]
+    assert more.shapes[1]["below"] == "auto"
+
+
+@pytest.mark.parametrize("flags, msg", [
+    ({"center": "1,2,3"}, "expected 2 for --center"), ({"beamstop_rect": "a,b,c,d"}, "comma-separated"),
+    ({"beamstop_below": "5"}, "--beamstop-below needs --beamstop"), ({"holder": "1,2;3"}, "expected 2"),
+])
+def test_spec_from_flags_bad_values_are_flag_errors(flags, msg):
+    from dip_heal.errors import FlagError
+
+    with pytest.raises(FlagError, match=msg):
+        MaskSpec.from_flags(**flags)
+
+
+def test_mask_images_names_series_masks_and_refuses_bad_requests(tmp_path):
+    from dip_heal.masks import mask_images
+    from dip_heal.masks.frame_files import default_mask_path
+
+    img, _, _ = _ring_frame()
+    a, b = tmp_path / "a.npy", tmp_path / "b.cbf.gz"
+    np.save(a, img)
+    assert default_mask_path(b, tmp_path / "o", "png") == tmp_path / "o" / "b_mask.png"
+    out = list(mask_images([a, a], NONE, tmp_path / "o", overlay=False))
+    assert [p["mask"] for p in out] == [tmp_path / "o" / "a_mask.npy"] * 2
+    one = list(mask_images([a], NONE, tmp_path / "m.png", format="png"))
+    assert one[0]["mask"] == tmp_path / "m.png" and one[0]["overlay"].is_file()
+    with pytest.raises(DipHealError, match="looks like a file"):
+        next(mask_images([a, a], NONE, tmp_path / "x.npy"))
+    with pytest.raises(DipHealError, match="--interactive with 2 images"):
+        next(mask_images([a, a], NONE, interactive=True))
+    with pytest.raises(DipHealError, match="no such file"):
+        next(mask_images([tmp_path / "none.npy"], NONE))

@@ -432,3 +432,14 @@ def test_cli_fit_grid(tiny, tmp_path):
     assert res.exit_code == 1
     errors = [line for line in res.output.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and "cannot open the Optuna storage postgresql://nobody@127.0.0.1:1/x" in errors[0]
+
+
+def test_sweep_options_from_the_command_line():
+    from dip_heal.sweep import SweepOptions
+
+    opts = SweepOptions.from_cli(center=None, sampler="random", trials=3)
+    assert opts == SweepOptions(sampler="random", trials=3) and opts.grace_period == 20
+    with pytest.raises(DipHealError, match="--center applies to one fit"):
+        SweepOptions.from_cli(center=(1.0, 2.0))
+    with pytest.raises(TypeError, match="sweepfile"):
+        run_sweep("x.npy", "run", sweepfile="g.toml")

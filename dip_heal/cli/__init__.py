@@ -7,13 +7,15 @@ when used, so ``dip-heal --help`` stays fast. Bad input becomes one line on stde
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import sys
+from typing import Iterator
 
 import click
 
-from ..errors import NothingToHeal
+from ..errors import FlagError, NothingToHeal
 
 logger = logging.getLogger("dip_heal")
 
@@ -177,11 +179,18 @@ def main(ctx: click.Context, verbose: int, quiet: int, log_file: str | None, deb
 
 
 def parse_floats(text: str, n: int | None, what: str) -> list[float]:
-    """Parse ``"a,b,c"`` into floats, with a one-line error naming the option."""
+    """Parse ``"a,b,c"`` into floats, with a one-line error naming the option (:func:`dip_heal.flags.parse_floats`)."""
+    from ..flags import parse_floats as parse
+
+    with flag_errors():
+        return parse(text, n, what)
+
+
+@contextlib.contextmanager
+def flag_errors() -> Iterator[None]:
+    """Within a command, the library's :class:`~dip_heal.errors.FlagError` (a flag value it could not
+    parse) becomes click's usage error, as if click had parsed the flag: exit 2 with the usage line."""
     try:
-        vals = [float(t) for t in text.replace(" ", "").split(",") if t != ""]
-    except ValueError:
-        raise click.BadParameter(f"got {text!r}; expected comma-separated numbers for {what}") from None
-    if n is not None and len(vals) != n:
-        raise click.BadParameter(f"got {len(vals)} numbers in {text!r}; expected {n} for {what}")
-    return vals
+        yield
+    except FlagError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.param_hint) from None

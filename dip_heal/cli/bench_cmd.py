@@ -32,6 +32,21 @@ def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_i
     """
     from ..bench import run_bench
 
+    names, opts = _methods_and_options(methods, dip_preset, dip_iters, device)
+    result = run_bench(cases, data_dir if data_dir is not None else cases.parent, names, out=out_dir,
+                       method_opts=opts, panels=not no_panels)
+    click.echo(result.to_markdown(), nl=False)
+    click.echo(f"written to {out_dir}/ (table.md, results.csv, bars.png{'' if no_panels else ', panels/'})", err=True)
+    failed = result.failures()
+    if failed:  # a requested method that did not run is not a success
+        what = "; ".join(f"{m} failed on {n} of {len(result.cases)} case(s): {err}" for m, (n, err) in failed.items())
+        raise click.ClickException(f"{what}; check the method's argument (e.g. the model folder) and rerun")
+
+
+def _methods_and_options(methods: str, dip_preset: str | None, dip_iters: int | None,
+                         device: str | None) -> tuple[list[str], dict[str, dict[str, object]]]:
+    """``--methods`` as a list (a plain ``dip`` becomes ``dip:PRESET`` with ``--dip-preset``) and the
+    per-method options of ``--dip-iters`` and ``--device`` (for :func:`dip_heal.bench.run_bench`)."""
     names = [m.strip() for m in methods.split(",") if m.strip()]
     if dip_preset:
         names = [f"dip:{dip_preset}" if m == "dip" else m for m in names]
@@ -43,11 +58,4 @@ def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_i
     opts: dict[str, dict[str, object]] = {"dip": dip_opts}
     if device is not None:
         opts["blind"] = {"device": device}
-    result = run_bench(cases, data_dir if data_dir is not None else cases.parent, names, out=out_dir,
-                       method_opts=opts, panels=not no_panels)
-    click.echo(result.to_markdown(), nl=False)
-    click.echo(f"written to {out_dir}/ (table.md, results.csv, bars.png{'' if no_panels else ', panels/'})", err=True)
-    failed = result.failures()
-    if failed:  # a requested method that did not run is not a success
-        what = "; ".join(f"{m} failed on {n} of {len(result.cases)} case(s): {err}" for m, (n, err) in failed.items())
-        raise click.ClickException(f"{what}; check the method's argument (e.g. the model folder) and rerun")
+    return names, opts

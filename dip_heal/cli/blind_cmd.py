@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-import glob
-import logging
-from pathlib import Path
-
 import click
 
-logger = logging.getLogger(__name__)
-
-
-def _expand(patterns: tuple[str, ...], what: str) -> list[Path]:
-    out: list[Path] = []
-    for pat in patterns:
-        p = Path(pat)
-        if "::" in pat:  # an HDF5 selector, file.h5::/entry/data/data[3]: one frame of one file
-            if not Path(pat.split("::", 1)[0]).is_file():
-                raise click.BadParameter(f"{pat!r}: no such file {pat.split('::', 1)[0]!r}; expected an existing "
-                                         "HDF5 file before '::'", param_hint=what)
-            out.append(p)
-            continue
-        if p.is_dir():
-            hits = sorted(str(q) for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
-        else:
-            hits = sorted(glob.glob(pat, recursive=True)) or ([pat] if p.exists() else [])
-        if not hits:
-            raise click.BadParameter(f"{pat!r} matches no file; expected existing files or a glob", param_hint=what)
-        out.extend(Path(h) for h in hits)
-    return out
+from . import flag_errors
 
 
 @click.command("train")
@@ -81,34 +57,19 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
     measured pixels; the L1 loss on those pixels trains the net. Writes OUT/model.safetensors,
     OUT/card.json and OUT/checkpoint/ (resumable).
     """
-    from ..cli import parse_floats
-    from ..blind.train import TrainConfig, load_training_frames, synthetic_training_frames
+    from ..blind.cli_config import training_from_flags
     from ..blind.train import train as run_train
 
     if not frames and not synthetic:
         raise click.UsageError("no training data; give --frames GLOB and/or --synthetic N")
-    if Path(out).exists() and not Path(out).is_dir():
-        from ..errors import DipHealError
-
-        raise DipHealError(f"--out {out} is a file; expected a model folder path; choose another --out")
-    paths = _expand(frames, "--frames")
-    data = load_training_frames(paths)
-    if synthetic:
-        shp = [int(v) for v in parse_floats(synthetic_shape, 2, "--synthetic-shape")]
-        data += synthetic_training_frames(synthetic, shape=(shp[0], shp[1]), seed=seed)
-    if arch == "msdnet":
-        net = {"num_layers": layers, "max_dilation": max_dilation, "layer_width": layer_width,
-               "normalization": normalization or "none"}
-    else:
-        net = {"depth": depth, "base_channels": base_channels, "growth_rate": growth_rate,
-               "hidden_rate": hidden_rate, "normalization": normalization or "batch"}
-    frame_shape = None
-    shapes = {tuple(f.data.shape) for f in data[: len(paths)]}
-    if paths and not synthetic and len(shapes) == 1:
-        frame_shape = list(shapes.pop())
-    cfg = TrainConfig(arch=arch, net=net, detector=detector, crop=crop, batch=batch, steps=steps, lr=lr,
-                      lr_step=lr_step, lr_gamma=lr_gamma, val_fraction=val_fraction, val_every=val_every,
-                      inputs=inputs, truth_targets=truth_targets, tile=tile, overlap=overlap, seed=seed, frame_shape=frame_shape)
+    with flag_errors():
+        data, cfg = training_from_flags(
+            frames, out, arch=arch, synthetic=synthetic, synthetic_shape=synthetic_shape, detector=detector,
+            layers=layers, max_dilation=max_dilation, layer_width=layer_width, depth=depth,
+            base_channels=base_channels, growth_rate=growth_rate, hidden_rate=hidden_rate,
+            normalization=normalization, crop=crop, batch=batch, steps=steps, lr=lr, lr_step=lr_step,
+            lr_gamma=lr_gamma, val_fraction=val_fraction, val_every=val_every, tile=tile, overlap=overlap,
+            inputs=inputs, truth_targets=truth_targets, seed=seed)
     res = run_train(data, out, cfg, device=device, progress=progress, resume=resume)
     v = res.model.card["validation"]
     click.echo(f"wrote {res.model_dir}: {res.model.card['parameters']} parameters, "
@@ -135,8 +96,10 @@ def bulk(inputs, model, out, mask_spec, batch, device, suffix, overwrite, progre
     reported and skipped. Exits 1 when any frame failed.
     """
     from ..blind.bulk import bulk as run_bulk
+    from ..flags import expand_paths
 
-    paths = _expand(inputs, "INPUTS")
+    with flag_errors():
+        paths = expand_paths(inputs, "INPUTS")
     summary = run_bulk(paths, out, model_dir=model, mask_spec=mask_spec, batch=batch, device=device,
                        progress=progress, suffix=suffix, overwrite=overwrite)
     click.echo(summary.line())

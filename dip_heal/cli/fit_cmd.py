@@ -58,47 +58,40 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
         trials: int | None, storage: str | None, study_name: str | None, colormap: str | None) -> None:
     """Fit the Deep Image Prior to IMAGE's measured pixels and write the healed frame to a run folder."""
     from ..config import FitConfig
-    from ..errors import DipHealError
-    from ..io import split_selector
     from ..renders import colormap_option
 
     click.get_current_context().with_resource(colormap_option(colormap))  # issue 22: renders' colour map
+    file = _existing_file(image)
+    flags = {"iters": iters, "lr": lr, "param_noise": param_noise, "reg_noise_std": reg_noise_std,
+             "snapshot_every": snapshot_every, "seed": seed, "time_limit": time_limit, "ensemble": ensemble}
+    config = FitConfig.from_cli(preset=preset, config_file=config_file, **flags)
+    beam = _parse_center(center) if center is not None else None
+    out = out if out is not None else file.with_name(file.name.split(".")[0] + ".dipheal")
+    if grid or sweep_file is not None or sampler is not None:
+        from ..sweep import SweepOptions, run_sweep
+
+        options = SweepOptions.from_cli(center=beam, sweep_file=sweep_file, sampler=sampler, trials=trials,
+                                        storage=storage, study_name=study_name)
+        click.echo(str(run_sweep(image, out, base_config=config, mask_path=mask, mask_convention=mask_convention,
+                                 device=device, progress=not no_progress, options=options,
+                                 overrides=FitConfig.cli_changes(**flags) or None)))
+        return
+    from ..runs import fit_to_run
+
+    click.echo(fit_to_run(image, out, config, mask_path=mask, mask_convention=mask_convention, device=device,
+                          progress=not no_progress, force=force, center=beam).line())
+
+
+def _existing_file(image: Path) -> Path:
+    """IMAGE's file (without a ``::`` selector), refused when it does not exist."""
+    from ..errors import DipHealError
+    from ..io import split_selector
 
     file = split_selector(image)[0]
     if not file.exists():
         raise DipHealError(f"no such file: {file}; expected a detector frame (CBF, EDF, TIFF, HDF5, NPY, ...); "
                            "check the path")
-    if config_file is not None:
-        config = FitConfig.from_json(config_file)
-    else:
-        config = FitConfig.preset(preset or "default")
-    changes = {k: v for k, v in {
-        "num_iter": iters, "lr": lr, "param_noise": param_noise, "reg_noise_std": reg_noise_std,
-        "snapshot_every": snapshot_every, "seed": seed, "time_limit": time_limit,
-        "ensemble": ensemble}.items() if v is not None}
-    beam = _parse_center(center) if center is not None else None
-    if changes:
-        config = config.replace(**changes)
-    if out is None:
-        out = file.with_name(file.name.split(".")[0] + ".dipheal")
-    if grid or sweep_file is not None or sampler is not None:
-        from ..sweeps import run_sweep
-
-        if beam is not None:
-            raise DipHealError("--center applies to one fit; a sweep estimates the beam centre itself "
-                               "(run the sweep without --center)")
-
-        summary = run_sweep(image, out, base_config=config, mask_path=mask, mask_convention=mask_convention,
-                            sweep_file=sweep_file, sampler=sampler, trials=trials, storage=storage,
-                            study_name=study_name, device=device, progress=not no_progress,
-                            overrides=changes or None)
-        click.echo(str(summary))
-        return
-    from ..runs import fit_to_run
-
-    summary = fit_to_run(image, out, config, mask_path=mask, mask_convention=mask_convention, device=device,
-                         progress=not no_progress, force=force, center=beam)
-    click.echo(summary.line())
+    return file
 
 
 def _parse_center(text: str) -> tuple[float, float]:

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from pathlib import Path
 
 import click
 
-from . import parse_floats
-
-logger = logging.getLogger("dip_heal")
-
-_EXT = {"npy": ".npy", "png": ".png", "edf": ".edf", "tiff": ".tif", "msk": ".msk", "hdf5": ".h5"}
-
-
-def _file_part(path: Path) -> Path:
-    """The file of an HDF5 selector ``file.h5::/dataset[k]``."""
-    return Path(str(path).split("::", 1)[0])
-
-
-def _stem(path: Path) -> str:
-    name = re.sub(r"\.(gz|bz2|xz)$", "", _file_part(path).name)
-    return name.rsplit(".", 1)[0] if "." in name else name
-
-
-def _points(text: str, what: str) -> list[list[float]]:
-    pts = []
-    for part in [p for p in text.replace(" ", "").split(";") if p]:
-        pts.append(parse_floats(part, 2, f"each point of {what} (x,y)"))
-    return pts
+from . import flag_errors
 
 
 @click.command("mask")
@@ -78,82 +55,20 @@ def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None,
          hot_pixels: bool | None, dilate: int | None, out: Path | None, fmt: str | None, flip_vertical: bool,
          no_overlay: bool, interactive: bool, colormap: str | None) -> None:
     """Build the mask of pixels to heal of IMAGES and write mask, spec JSON and overlay PNG."""
-    from ..errors import DipHealError
-    from ..masks import MaskSpec, mask_frame_files
+    from ..masks import MaskSpec, mask_images
     from ..renders import colormap_option
 
     click.get_current_context().with_resource(colormap_option(colormap))  # issue 22: renders' colour map
-
     if not images:
         raise click.UsageError("give at least one IMAGE")
-    spec = MaskSpec.from_json(spec_file) if spec_file is not None else MaskSpec()
-    changes: dict = {}
-    if detector is not None:
-        changes["detector"] = detector
-    if auto_beamstop is not None:
-        changes["beamstop"] = "auto" if auto_beamstop else "none"
-    if auto_holder is not None:
-        changes["holder"] = "auto" if auto_holder else "none"
-    if center is not None:
-        changes["beam_center"] = tuple(parse_floats(center, 2, "--center"))
-    if stripes is not None:
-        changes["stripes"] = stripes
-    if hot_pixels is not None:
-        changes["hot_pixels"] = hot_pixels
-    if dilate is not None:
-        changes["dilate"] = dilate
-    shapes = list(spec.shapes)
-    if beamstop_rect is not None:
-        x0, y0, x1, y1 = parse_floats(beamstop_rect, 4, "--beamstop")
-        below: float | str = "auto" if beamstop_below is None else parse_floats(beamstop_below, 1, "--beamstop-below")[0]
-        shapes.append({"kind": "rect", "x0": x0, "y0": y0, "x1": x1, "y1": y1, "below": below, "cause": "beamstop"})
-        changes.setdefault("beamstop", "none")
-    elif beamstop_below is not None:
-        raise click.BadParameter("--beamstop-below needs --beamstop x0,y0,x1,y1")
-    if beamstop_circle is not None:
-        x, y, r = parse_floats(beamstop_circle, 3, "--beamstop-circle")
-        shapes.append({"kind": "circle", "x": x, "y": y, "r": r, "cause": "beamstop"})
-        changes.setdefault("beamstop", "none")
-    if holder is not None:
-        pts = _points(holder, "--holder")
-        if len(pts) == 2:
-            shapes.append({"kind": "line", "points": pts, "width": holder_width, "cause": "holder"})
-        else:
-            shapes.append({"kind": "polygon", "points": pts, "cause": "holder"})
-        changes.setdefault("holder", "none")
-    changes["shapes"] = tuple(shapes)
-    spec = spec.replace(**changes)
-
-    several = len(images) > 1
-    if several and out is not None and out.suffix:
-        raise DipHealError(
-            f"--out {out} looks like a file but {len(images)} images were given; expected a folder; "
-            "give --out FOLDER"
-        )
-    if interactive and several:
-        raise DipHealError(
-            f"--interactive with {len(images)} images; expected one; edit one frame, then apply its spec "
-            "to the series with --spec"
-        )
-    for image in images:
-        if not _file_part(image).exists():
-            raise DipHealError(f"no such file: {image}; expected a detector frame; check the path")
-        if several or out is None:
-            ext = _EXT[fmt or "npy"]
-            target = (out or Path(".")) / f"{_stem(image)}_mask{ext}"
-        else:
-            target = out
-        frame = None
-        if interactive:
-            from ..io import read_image
-            from ..masks.editor import edit_mask
-
-            frame = read_image(image)
-            edited = edit_mask(frame, spec)
-            if edited is None:
-                click.echo("dip-heal: quit without writing", err=True)
-                return
-            spec = edited
-        paths = mask_frame_files(str(image), spec, target, format=fmt, flip_vertical=flip_vertical,
-                                 overlay=not no_overlay, frame=frame)
+    with flag_errors():
+        spec = MaskSpec.from_flags(
+            spec_file, detector=detector, beamstop_rect=beamstop_rect, beamstop_below=beamstop_below,
+            beamstop_circle=beamstop_circle, holder=holder, holder_width=holder_width, auto_beamstop=auto_beamstop,
+            auto_holder=auto_holder, center=center, stripes=stripes, hot_pixels=hot_pixels, dilate=dilate)
+    for paths in mask_images(images, spec, out, format=fmt, flip_vertical=flip_vertical, overlay=not no_overlay,
+                             interactive=interactive):
+        if paths is None:
+            click.echo("dip-heal: quit without writing", err=True)
+            return
         click.echo(" ".join(str(p) for p in paths.values()))

@@ -28,7 +28,7 @@ files), and the interactive editor (:mod:`~dip_heal.masks.editor`, imported only
 from __future__ import annotations
 
 from .files import CONVENTIONS, MASK_FORMATS, read_mask, write_mask
-from .frame_files import mask_frame_files
+from .frame_files import default_mask_path, mask_frame_files, mask_images  # noqa: F401
 from .layers import CAUSES, build_mask, build_mask_layers
 from .overlay import DRAW_ORDER, overlay_rgb, write_overlay  # noqa: F401  (DRAW_ORDER: the editor's)
 from .shapes import apply_shape, shape_mask
@@ -45,6 +45,7 @@ __all__ = [
     "overlay_rgb",
     "write_overlay",
     "mask_frame_files",
+    "mask_images",
     "CAUSES",
     "MASK_FORMATS",
     "CONVENTIONS",

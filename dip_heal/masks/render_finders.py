@@ -177,7 +177,7 @@ def find_dark_beamstop(
     """
     from scipy import ndimage
 
-    from ..beam import grow, shrink
+    from ..beam import grow
 
     data = np.asarray(data, np.float64)
     measured = np.asarray(measured, bool)
@@ -201,18 +201,7 @@ def find_dark_beamstop(
     ring = grow(comp, 2) & ~comp & measured
     lit = float((data[ring] > lo).mean()) if ring.any() else 0.0
     if comp.sum() > math.pi * rmax**2 or lit < min_rim:
-        # a holder arm at the same level leaves the shadow: cut arms thinner than the stop by an opening
-        r_c = float(ndimage.distance_transform_edt(comp)[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].max())
-        if r_c >= 2:
-            r_open = 0.75 * r_c
-            core = grow(shrink(comp, r_open), r_open) & comp
-            lab2, _ = ndimage.label(core)
-            ids2 = lab2[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]
-            ids2 = ids2[ids2 > 0]
-            if ids2.size:
-                comp = ndimage.binary_fill_holes(lab2 == np.bincount(ids2).argmax())
-                ring = grow(comp, 2) & ~comp & measured
-                lit = float((data[ring] > lo).mean()) if ring.any() else 0.0
+        comp, lit = _cut_arms(comp, lit, data, measured, lo, x, y)
     if comp.sum() > math.pi * rmax**2:
         logger.info("no beamstop: the dark region at the centre (%d px) is larger than a disk of radius %.0f",
                     int(comp.sum()), rmax)
@@ -225,6 +214,28 @@ def find_dark_beamstop(
     logger.info("beamstop: %d px at the lowest level at (%.1f, %.1f), rim %.0f %% lit", int(comp.sum()), *center,
                 100 * lit)
     return out
+
+
+def _cut_arms(comp: np.ndarray, lit: float, data: np.ndarray, measured: np.ndarray, lo: float, x: int,
+              y: int) -> tuple[np.ndarray, float]:
+    """A holder arm at the same level leaves the shadow: cut arms thinner than the stop by an
+    opening of 3/4 of its inscribed radius at (x, y); returns the shadow and its rim's lit fraction."""
+    from scipy import ndimage
+
+    from ..beam import grow, shrink
+
+    r_c = float(ndimage.distance_transform_edt(comp)[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].max())
+    if r_c >= 2:
+        r_open = 0.75 * r_c
+        core = grow(shrink(comp, r_open), r_open) & comp
+        lab2, _ = ndimage.label(core)
+        ids2 = lab2[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]
+        ids2 = ids2[ids2 > 0]
+        if ids2.size:
+            comp = ndimage.binary_fill_holes(lab2 == np.bincount(ids2).argmax())
+            ring = grow(comp, 2) & ~comp & measured
+            lit = float((data[ring] > lo).mean()) if ring.any() else 0.0
+    return comp, lit
 
 
 def find_band_holder(

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import DipHealError
+from ..errors import DipHealError, FlagError
+from ..flags import parse_floats, parse_points
 from ..frame import atomic_path
 from .shapes import check_shape
 
@@ -168,6 +169,106 @@ class MaskSpec:
     def replace(self, **changes: Any) -> "MaskSpec":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_flags(
+        cls,
+        spec_file: str | os.PathLike | None = None,
+        *,
+        detector: str | None = None,
+        beamstop_rect: str | None = None,
+        beamstop_below: str | None = None,
+        beamstop_circle: str | None = None,
+        holder: str | None = None,
+        holder_width: float = 10.0,
+        auto_beamstop: bool | None = None,
+        auto_holder: bool | None = None,
+        center: str | None = None,
+        stripes: bool | None = None,
+        hot_pixels: bool | None = None,
+        dilate: int | None = None,
+    ) -> "MaskSpec":
+        """The spec of ``dip-heal mask``'s flags: ``spec_file`` (default ``MaskSpec()``) changed by
+        the flags given (None = not given).
+
+        Parameters
+        ----------
+        spec_file : path-like, optional
+            ``--spec``: a JSON file or a shipped spec name.
+        detector : str, optional
+        beamstop_rect : str, optional
+            ``"x0,y0,x1,y1"``: a beamstop rectangle masking its pixels below ``beamstop_below``
+            (counts; default ``"auto"``, the seed rule); turns the automatic beamstop off unless
+            ``auto_beamstop`` says otherwise.
+        beamstop_circle : str, optional
+            ``"x,y,r"``: a beamstop disk (automatic beamstop off likewise).
+        holder : str, optional
+            ``"x,y;x,y;..."``: a polygon, or with two points a line ``holder_width`` px wide
+            (automatic holder off unless ``auto_holder`` says otherwise).
+        auto_beamstop, auto_holder, stripes, hot_pixels : bool, optional
+        center : str, optional
+            ``"x,y"``: the beam centre.
+        dilate : int, optional
+
+        Returns
+        -------
+        MaskSpec
+
+        Raises
+        ------
+        FlagError
+            A value that is not the numbers it should be; ``beamstop_below`` without ``beamstop_rect``.
+        DipHealError
+            A bad spec file or a spec value out of range.
+
+        Examples
+        --------
+        >>> s = MaskSpec.from_flags(beamstop_circle="10,12,4", dilate=2)
+        >>> s.beamstop, s.dilate, s.shapes[0]["kind"]
+        ('none', 2, 'circle')
+        """
+        spec = cls.from_json(spec_file) if spec_file is not None else cls()
+        changes: dict[str, Any] = {}
+        if detector is not None:
+            changes["detector"] = detector
+        if auto_beamstop is not None:
+            changes["beamstop"] = "auto" if auto_beamstop else "none"
+        if auto_holder is not None:
+            changes["holder"] = "auto" if auto_holder else "none"
+        if center is not None:
+            changes["beam_center"] = tuple(parse_floats(center, 2, "--center"))
+        for name, value in (("stripes", stripes), ("hot_pixels", hot_pixels), ("dilate", dilate)):
+            if value is not None:
+                changes[name] = value
+        shapes = list(spec.shapes)
+        shapes += _beamstop_shapes(beamstop_rect, beamstop_below, beamstop_circle, changes)
+        if holder is not None:
+            pts = parse_points(holder, "--holder")
+            if len(pts) == 2:
+                shapes.append({"kind": "line", "points": pts, "width": holder_width, "cause": "holder"})
+            else:
+                shapes.append({"kind": "polygon", "points": pts, "cause": "holder"})
+            changes.setdefault("holder", "none")
+        changes["shapes"] = tuple(shapes)
+        return spec.replace(**changes)
+
+
+def _beamstop_shapes(rect: str | None, below: str | None, circle: str | None,
+                     changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """The shapes of ``--beamstop`` and ``--beamstop-circle`` (the automatic beamstop off then)."""
+    shapes: list[dict[str, Any]] = []
+    if rect is not None:
+        x0, y0, x1, y1 = parse_floats(rect, 4, "--beamstop")
+        level: float | str = "auto" if below is None else parse_floats(below, 1, "--beamstop-below")[0]
+        shapes.append({"kind": "rect", "x0": x0, "y0": y0, "x1": x1, "y1": y1, "below": level, "cause": "beamstop"})
+        changes.setdefault("beamstop", "none")
+    elif below is not None:
+        raise FlagError("--beamstop-below needs --beamstop x0,y0,x1,y1")
+    if circle is not None:
+        x, y, r = parse_floats(circle, 3, "--beamstop-circle")
+        shapes.append({"kind": "circle", "x": x, "y": y, "r": r, "cause": "beamstop"})
+        changes.setdefault("beamstop", "none")
+    return shapes
 
 
 #: The shipped mask specs (package data; the source tree's ``masks/`` links to them).

@@ -1,0 +1,75 @@
+"""Every file name of a run folder, single fit or sweep, in one place.
+
+A single fit (:func:`dip_heal.runs.fit_to_run`) writes, into ``RUN/``:
+
+- ``config.json``: the :class:`~dip_heal.config.FitConfig` (with its seed), the input and mask
+  paths, the device, the dip-heal and torch versions;
+- ``metrics.csv``: ``iteration, loss, seconds, val_l1`` (``val_l1`` at snapshots only; a
+  ``member`` column for an ``ensemble`` fit);
+- ``snapshots/iter_NNNNNN.npy`` (float32 composite in the input's units) and ``.png`` (log scale;
+  ``memberK_iter_NNNNNN`` for each network of an ``ensemble`` fit);
+- ``healed.<ext>``: the healed frame in the input's format and dtype (measured pixels bit-exact),
+  ``healed.png``: its preview with the healed pixels outlined;
+- ``heal_mask.npy``: the pixels that were healed (True = healed).
+- for a colour-map render (:mod:`dip_heal.renders`): ``healed_render.png`` (the healed frame: the
+  same picture, measured pixels, frame and axes in their original colours) and
+  ``healed_scalar.tif`` (float32 map position ``t`` of the image area).
+
+A sweep (:func:`dip_heal.sweep.run_sweep`) writes, into ``RUN/``:
+
+- ``sweep.json``: input and mask paths, the sweep, the resolved base config, storage URL
+  (without password), study name, versions;
+- ``study.db``: the Optuna study (SQLite, the default storage);
+- ``artifacts/``: a ``FileSystemArtifactStore`` with, per snapshot, ``.npy`` and ``.png``
+  (uploaded from ``.tmp/trialNNNNN-*/trialNNNNN_iterNNNNNN.*``);
+- ``heal_mask.npy`` (True = healed) and ``holdout.npy`` (True = held out);
+- ``picks.json`` and ``picked/`` after ``dip-heal pick``; ``sheet*.png`` after ``dip-heal sheet``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONFIG_JSON", "METRICS_CSV", "SNAPSHOTS", "HEAL_MASK", "HEALED_STEM", "HEALED_PREVIEW", "HEALED_SCALAR",
+    "SWEEP_JSON", "STUDY_DB", "ARTIFACTS", "HOLDOUT", "SWEEP_TMP", "PICKS_JSON", "PICKED", "SHEET",
+    "snapshot_stem", "trial_tmp_prefix", "trial_snapshot_stem", "pick_stem",
+]
+
+# ------------------------------------------------------------------------------- a single fit
+CONFIG_JSON = "config.json"
+METRICS_CSV = "metrics.csv"
+SNAPSHOTS = "snapshots"
+HEAL_MASK = "heal_mask.npy"
+HEALED_STEM = "healed"
+HEALED_PREVIEW = "healed.png"
+HEALED_SCALAR = "healed_scalar.tif"
+
+# ------------------------------------------------------------------------------------- a sweep
+SWEEP_JSON = "sweep.json"
+STUDY_DB = "study.db"
+ARTIFACTS = "artifacts"
+HOLDOUT = "holdout.npy"
+SWEEP_TMP = ".tmp"
+PICKS_JSON = "picks.json"
+PICKED = "picked"
+SHEET = "sheet.png"
+
+
+def snapshot_stem(iteration: int, member: int | None = None) -> str:
+    """``iter_NNNNNN`` (``memberK_iter_NNNNNN`` for an ensemble's member ``K``) in ``snapshots/``."""
+    prefix = f"member{member}_" if member is not None else ""
+    return f"{prefix}iter_{iteration:06d}"
+
+
+def trial_tmp_prefix(number: int) -> str:
+    """Prefix of a sweep trial's temporary folder under ``.tmp/``."""
+    return f"trial{number:05d}-"
+
+
+def trial_snapshot_stem(number: int, iteration: int) -> str:
+    """A trial's snapshot files before their upload to ``artifacts/``."""
+    return f"trial{number:05d}_iter{iteration:06d}"
+
+
+def pick_stem(trial: int, iteration: int, averaged: int = 0) -> str:
+    """The picked files' stem in ``picked/``: ``trialN_iterK``, or ``averageK`` for a median of K trials."""
+    return f"average{averaged}" if averaged else f"trial{trial}_iter{iteration}"

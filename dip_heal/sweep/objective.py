@@ -1,0 +1,137 @@
+"""One sweep trial: its parameters suggested, the fit run, every snapshot stored and reported to Optuna."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..config import FitConfig
+from ..runs import layout
+from .spec import SweepSpec, format_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+__all__ = ["TrialContext", "TrialReporter", "run_trial"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrialContext:
+    """Everything a trial needs, loaded once per worker."""
+
+    image: np.ndarray
+    heal: np.ndarray
+    holdout: np.ndarray
+    limits: tuple[float, float]
+    config: FitConfig
+    spec: SweepSpec
+    points: list[dict[str, Any]]
+    store: Any
+    device: str | None
+    progress: bool
+    grace_period: int
+    tmp_root: Path | None = None
+
+
+def _suggest(trial: "optuna.Trial", name: str, p: dict[str, Any]) -> Any:
+    if "choices" in p:
+        return trial.suggest_categorical(name, p["choices"])
+    if p.get("int"):
+        return trial.suggest_int(name, p["low"], p["high"], log=p.get("log", False))
+    return trial.suggest_float(name, p["low"], p["high"], log=p.get("log", False))
+
+
+class TrialReporter:
+    """A fit callback for one sweep trial: every snapshot stored as Optuna artifacts and reported.
+
+    The snapshot's ``.npy`` and ``.png`` (:func:`dip_heal.runs.write_snapshot`) are uploaded to
+    ``store``, listed in the trial's ``snapshots`` user attribute, and its held-out L1 reported
+    with ``trial.report``; a pruner's verdict raises ``optuna.TrialPruned``.
+    """
+
+    def __init__(self, trial: "optuna.Trial", store: Any, limits: Any, tmp: Path) -> None:
+        self.trial, self.store, self.limits, self.tmp = trial, store, limits, Path(tmp)
+        self.snapshots: list[dict[str, Any]] = []
+
+    def __call__(self, snap: Any, state: dict[str, Any]) -> None:
+        import optuna
+        from optuna.artifacts import upload_artifact
+
+        from ..runs.snapshots import write_snapshot
+
+        trial = self.trial
+        stem = self.tmp / layout.trial_snapshot_stem(trial.number, snap.iteration)
+        write_snapshot(stem, snap.healed, self.limits)
+        ids = {}
+        for ext, mime in (("npy", "application/octet-stream"), ("png", "image/png")):
+            ids[ext] = upload_artifact(artifact_store=self.store, file_path=str(stem.with_suffix("." + ext)),
+                                       study_or_trial=trial, mimetype=mime)
+            stem.with_suffix("." + ext).unlink()
+        val = float(snap.val_l1)
+        self.snapshots.append({"iteration": int(snap.iteration), "val_l1": val, "npy": ids["npy"],
+                               "png": ids["png"], "seconds": round(float(snap.seconds), 3)})
+        trial.set_user_attr("snapshots", self.snapshots)
+        trial.report(val, int(snap.iteration))
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at iteration {snap.iteration} (held-out L1 {val:.4g})")
+
+
+def run_trial(trial: "optuna.Trial", ctx: TrialContext) -> float:
+    import optuna
+
+    from ..dip import fit
+
+    spec = ctx.spec
+    if spec.sampler != "tpe" and "point" not in trial.user_attrs:
+        # the queue ran dry between our look and Optuna's ask: this trial is surplus
+        trial.set_user_attr("duplicate_of", -1)
+        raise optuna.TrialPruned("surplus trial (every point is taken)")
+    params = {name: _suggest(trial, name, p) for name, p in spec.params.items()}
+    point = trial.user_attrs.get("point")
+    if point is not None:
+        for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                                optuna.trial.TrialState.RUNNING)):
+            if t.number != trial.number and t.user_attrs.get("point") == point \
+                    and t.user_attrs.get("duplicate_of") is None:
+                trial.set_user_attr("duplicate_of", t.number)
+                raise optuna.TrialPruned(f"point {point} is already {t.state.name.lower()} in trial {t.number}")
+    cfg = ctx.config.replace(**params)
+    trial.set_user_attr("config", cfg.to_dict())
+    trial.set_user_attr("seed", cfg.seed)
+    trial.set_user_attr("torch_threads", _torch_threads())
+    trial.set_user_attr("snapshots", [])
+    if ctx.tmp_root is not None:
+        ctx.tmp_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=layout.trial_tmp_prefix(trial.number), dir=ctx.tmp_root))
+    label = ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
+    logger.info("trial %d: %s", trial.number, label)
+
+    reporter = TrialReporter(trial, ctx.store, ctx.limits, tmp)
+    try:
+        result = fit(ctx.image, ctx.heal, cfg, device=ctx.device, progress=ctx.progress, callback=reporter,
+                     holdout=ctx.holdout, keep_snapshots=False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    snapshots = reporter.snapshots
+    best = min(snapshots, key=lambda s: s["val_l1"])
+    trial.set_user_attr("best_iteration", best["iteration"])
+    trial.set_user_attr("best_val_l1", best["val_l1"])
+    trial.set_user_attr("seconds", round(result.seconds, 3))
+    trial.set_user_attr("device", result.extra.get("device"))
+    logger.info("trial %d done in %.1f s: best held-out L1 %.4g at iteration %d", trial.number, result.seconds,
+                best["val_l1"], best["iteration"])
+    return best["val_l1"]
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
