@@ -426,7 +426,7 @@ def test_model_inputs_channels(mode, channels):
 
 
 def test_truth_targets_for_synthetic_frames():
-    from dip_heal.blind.train import _prepare
+    from dip_heal.blind.crops import prepare_frames as _prepare
 
     f = synthetic_training_frames(1, shape=(40, 40), seed=7)[0]
     assert f.truth is not None

@@ -24,7 +24,7 @@ from ..frame import check_mask_shape, composite_native
 from .model_dir import BlindModel, default_model_dir, load_model
 from .prefill import model_inputs
 from .tiling import predict_tiled
-from .train import log_denormalise, log_normalise
+from .crops import log_denormalise, log_normalise
 
 __all__ = ["predict", "heal_with_model", "bulk", "BulkSummary", "check_frame_shape", "frame_heal_mask"]
 

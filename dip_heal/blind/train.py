@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,19 +22,21 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .._intensity import denormalise, normalise
 from .._runtime import pick_device
 from ..errors import DipHealError
 from ..frame import atomic_path
 from .model_dir import BlindModel, read_card, save_model
 from .nets import build_net, count_parameters
-from .prefill import IN_CHANNELS, INPUTS, RESIDUAL, model_inputs
+from .crops import (TrainFrame, evaluate, forward, gap_layout, load_training_frames, log_denormalise, log_normalise,
+                    paste_window, prepare_frames, sample_crops, synthetic_training_frames)
+from .prefill import IN_CHANNELS, INPUTS, RESIDUAL
 
 __all__ = [
     "TrainFrame",
     "TrainConfig",
     "TrainResult",
     "log_normalise",
+    "log_denormalise",
     "gap_layout",
     "paste_window",
     "synthetic_training_frames",
@@ -46,30 +47,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
-
-
-@dataclass
-class TrainFrame:
-    """One training frame.
-
-    Attributes
-    ----------
-    data : (M, N) ndarray of float32
-        Intensities (counts).
-    valid : (M, N) ndarray of bool
-        True where ``data`` is a measurement (module gaps, bad pixels, beamstop: False).
-    name : str
-        Where it came from (file name or ``synthetic:<kind>:<seed>``), for the model card.
-    truth : (M, N) ndarray of float32, optional
-        Noise-free expected counts (synthetic frames): the training target instead of ``data``
-        (the L1-best guess of a Poisson count is close to its expectation, and the target is then
-        free of counting noise).
-    """
-
-    data: np.ndarray
-    valid: np.ndarray
-    name: str = ""
-    truth: np.ndarray | None = None
 
 
 @dataclass
@@ -176,227 +153,6 @@ class TrainResult:
     model: BlindModel
     history: list[dict[str, float]]
     model_dir: Path
-
-
-# --------------------------------------------------------------------------------------------
-# data
-
-
-def log_normalise(data: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, float]:
-    """Log-normalised intensities in [0, 1] and the scale that undoes it.
-
-    ``y = log1p(max(I, 0)) / s`` with ``s = max(log1p(I))`` over ``known`` pixels; unknown
-    pixels are 0. :func:`log_denormalise` inverts it.
-
-    Parameters
-    ----------
-    data : (M, N) ndarray
-    known : (M, N) ndarray of bool
-
-    Returns
-    -------
-    y : (M, N) ndarray of float32
-    scale : float
-
-    Examples
-    --------
-    >>> y, s = log_normalise(np.array([[0.0, np.e - 1], [-1.0, 3.0]]), np.array([[1, 1], [0, 1]], bool))
-    >>> np.round(y.astype(float), 3).tolist(), round(s, 3)
-    ([[0.0, 0.721], [0.0, 1.0]], 1.386)
-    """
-    return normalise(data, known, zero_unknown=True)
-
-
-def log_denormalise(y: np.ndarray, scale: float) -> np.ndarray:
-    """Inverse of :func:`log_normalise`: ``expm1(y * scale)`` (negative ``y`` clipped to 0)."""
-    return denormalise(y, scale, clip=True)
-
-
-def gap_layout(detector: str) -> np.ndarray:
-    """The full-detector module-gap mask whose windows are pasted as artificial gaps.
-
-    Raises
-    ------
-    DipHealError
-        Unknown detector, or a detector without module gaps.
-    """
-    from .. import detectors
-
-    name = detectors.canonical_name(detector)
-    mask = np.asarray(detectors.gap_mask_cached(name), dtype=bool)
-    if not mask.any():
-        raise DipHealError(
-            f"detector {name} has no module gaps to paste; expected a modular detector "
-            "(Pilatus*, Eiger*, Jungfrau*); name one with --detector"
-        )
-    return mask
-
-
-def paste_window(layout: np.ndarray, shape: tuple[int, int], rng: np.random.Generator, *, tries: int = 20) -> np.ndarray:
-    """A random ``shape`` window of the detector gap ``layout`` (periodically extended) with gaps in it.
-
-    The extension wraps around the detector's edge without adding a gap band there, so a window
-    that crosses the wrap sees two modules joined; for crops much smaller than the detector this
-    is rare.
-
-    Parameters
-    ----------
-    layout : (P, Q) ndarray of bool
-        Module gaps of the whole detector.
-    shape : (int, int)
-        Window (crop) shape.
-    rng : numpy Generator
-
-    Returns
-    -------
-    (shape) ndarray of bool
-        True = pasted gap pixel; at least one gap pixel when the layout allows it.
-    """
-    h, w = int(shape[0]), int(shape[1])
-    ly, lx = layout.shape
-    win = np.zeros((h, w), bool)
-    for _ in range(tries):
-        rows = (int(rng.integers(0, ly)) + np.arange(h)) % ly
-        cols = (int(rng.integers(0, lx)) + np.arange(w)) % lx
-        win = layout[np.ix_(rows, cols)]
-        if 0.02 <= win.mean() <= 0.6:
-            break
-    return np.ascontiguousarray(win)
-
-
-def synthetic_training_frames(
-    n: int,
-    *,
-    shape: tuple[int, int] = (256, 256),
-    seed: int = 0,
-    kinds: Sequence[str] = ("saxs", "waxs", "fibre", "gisaxs"),
-    counts: tuple[float, float] = (3e2, 3e5),
-) -> list[TrainFrame]:
-    """Synthetic frames (no gaps; beamstop shadow marked invalid) from :mod:`dip_heal.synthetic`.
-
-    Peak counts are drawn log-uniformly from ``counts`` so the net sees weak and strong frames.
-    """
-    from ..synthetic import synthetic_frame
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(int(n)):
-        kind = kinds[i % len(kinds)]
-        c = float(np.exp(rng.uniform(np.log(counts[0]), np.log(counts[1]))))
-        s = int(rng.integers(0, 2**31 - 1))
-        f = synthetic_frame(shape, detector=None, kind=kind, seed=s, counts=c, holder=bool(rng.integers(0, 2)))
-        out.append(TrainFrame(f.counts.astype(np.float32), ~f.beamstop, f"synthetic:{kind}:{s}", truth=f.truth))
-    return out
-
-
-def load_training_frames(paths: Sequence[str | os.PathLike]) -> list[TrainFrame]:
-    """Read frames with :func:`dip_heal.io.read_image`; invalid pixels are those ``read_image`` flags."""
-    from ..io import read_image
-
-    out = []
-    for p in paths:
-        fr = read_image(p)
-        valid = fr.valid & np.isfinite(fr.data)
-        for m in fr.masks.values():
-            if m.shape == valid.shape:
-                valid &= ~(m.astype(bool))
-        out.append(TrainFrame(fr.data.astype(np.float32), valid, Path(str(p)).name))
-    return out
-
-
-@dataclass
-class _Prepared:
-    y: np.ndarray
-    valid: np.ndarray
-    name: str
-    target: np.ndarray
-
-
-def _prepare(frames: Sequence[TrainFrame], crop: int, truth_targets: bool = True) -> list[_Prepared]:
-    out = []
-    for f in frames:
-        data = np.asarray(f.data, np.float32)
-        valid = np.asarray(f.valid, bool) & np.isfinite(data)
-        if data.ndim != 2 or data.shape != valid.shape:
-            raise DipHealError(f"training frame {f.name!r} has shape {data.shape}; expected a 2-D frame with a matching valid mask")
-        if min(data.shape) < crop:
-            raise DipHealError(
-                f"training frame {f.name!r} is {data.shape}, smaller than the crop {crop}; "
-                "expected frames at least crop x crop; lower --crop"
-            )
-        if valid.mean() < 0.2:
-            raise DipHealError(f"training frame {f.name!r} has only {valid.mean():.0%} measured pixels; expected a real frame")
-        y, scale = log_normalise(data, valid)
-        target = y
-        if f.truth is not None and truth_targets:
-            truth = np.asarray(f.truth, np.float64)
-            if truth.shape != data.shape:
-                raise DipHealError(f"training frame {f.name!r}: truth {truth.shape} and data {data.shape} differ; "
-                                   "expected the same shape")
-            target = (np.log1p(np.maximum(truth, 0.0)) / scale).astype(np.float32)
-        out.append(_Prepared(y, valid, f.name, target))
-    return out
-
-
-def _sample(
-    frames: list[_Prepared], layout: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, n: int, *, augment: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inputs (n, C, c, c), targets (n, 1, c, c) and loss masks (n, 1, c, c)."""
-    c = cfg.crop
-    xs, ts, ms = [], [], []
-    for _ in range(n):
-        for _attempt in range(10):
-            f = frames[int(rng.integers(0, len(frames)))]
-            y0 = int(rng.integers(0, f.y.shape[0] - c + 1))
-            x0 = int(rng.integers(0, f.y.shape[1] - c + 1))
-            y = f.y[y0 : y0 + c, x0 : x0 + c]
-            v = f.valid[y0 : y0 + c, x0 : x0 + c]
-            t = f.target[y0 : y0 + c, x0 : x0 + c]
-            pasted = paste_window(layout, (c, c), rng)
-            if augment:
-                if rng.integers(0, 2):
-                    y, v, t = y[:, ::-1], v[:, ::-1], t[:, ::-1]
-                if rng.integers(0, 2):
-                    y, v, t = y[::-1], v[::-1], t[::-1]
-                if rng.integers(0, 2):
-                    y, v, t = y.T, v.T, t.T
-            loss = pasted & v
-            if loss.sum() >= 10:
-                break
-        y = np.array(y, np.float32)
-        t = np.array(t, np.float32)
-        if augment and cfg.gain > 0:
-            g = np.float32(rng.uniform(1 - cfg.gain, 1 + cfg.gain))
-            y, t = y * g, t * g
-        xs.append(model_inputs(y, pasted | ~v, cfg.inputs))
-        ts.append(t[None])
-        ms.append(loss[None])
-    return np.stack(xs), np.stack(ts), np.stack(ms)
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a = a.astype(np.float64) - a.mean()
-    b = b.astype(np.float64) - b.mean()
-    d = math.sqrt(float((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / d) if d > 0 else float("nan")
-
-
-def _forward(net: torch.nn.Module, x: torch.Tensor, residual: bool) -> torch.Tensor:
-    return net(x) + x[:, :1] if residual else net(x)
-
-
-def _evaluate(net: torch.nn.Module, val: tuple[np.ndarray, np.ndarray, np.ndarray], device: torch.device,
-              residual: bool) -> tuple[float, float]:
-    x, t, m = val
-    net.eval()
-    preds = []
-    with torch.no_grad():
-        for i in range(0, len(x), 8):
-            preds.append(_forward(net, torch.from_numpy(x[i : i + 8]).to(device), residual).cpu().numpy())
-    net.train()
-    p = np.concatenate(preds)
-    sel = m.astype(bool)
-    return float(np.abs(p[sel] - t[sel]).mean()), _pearson(p[sel], t[sel])
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,7 +265,33 @@ def train(
     cfg = config or TrainConfig()
     dev = pick_device(device, mps=False)
     out = Path(out_dir)
-    frames = list(frames)
+    frames, val_frames = _split_frames(list(frames), val_frames, cfg)
+    layout = gap_layout(cfg.detector)
+    tr = prepare_frames(frames, cfg.crop, cfg.truth_targets)
+    va = prepare_frames(val_frames, cfg.crop, cfg.truth_targets)
+    val = sample_crops(va, layout, cfg, np.random.default_rng(cfg.seed + 999_983), cfg.val_crops, augment=False)
+    run = _start(cfg, dev, out, resume)
+    t0 = time.perf_counter()
+    _train_steps(run, cfg, tr, val, layout, dev, out, progress, callback)
+    seconds = time.perf_counter() - t0
+
+    net = run.net
+    if run.best["state"] is not None:
+        net.load_state_dict(run.best["state"])
+    net = net.cpu().eval()
+    card = _model_card(cfg, run, frames, val_frames, seconds, dev)
+    if card_extra:
+        card.update(card_extra)
+    save_model(out, net, card)
+    logger.info("wrote %s (%d parameters, validation L1 %.4f)", out, count_parameters(net),
+                run.best["l1"] or float("nan"))
+    history = run.history
+    return TrainResult(model=BlindModel(net=net, card=read_card(out), path=out), history=history, model_dir=out)
+
+
+def _split_frames(frames: list[TrainFrame], val_frames: Sequence[TrainFrame] | None,
+                  cfg: TrainConfig) -> tuple[list[TrainFrame], list[TrainFrame]]:
+    """Training and validation frames: ``val_fraction`` of ``frames`` held out unless given."""
     if val_frames is None:
         if len(frames) < 2:
             raise DipHealError(
@@ -520,13 +302,27 @@ def train(
         n_val = max(1, int(round(cfg.val_fraction * len(frames))))
         val_frames = [frames[i] for i in order[:n_val]]
         frames = [frames[i] for i in order[n_val:]]
+    val_frames = list(val_frames)
     if not frames or not val_frames:
         raise DipHealError("no training or no validation frames; expected at least one of each")
-    layout = gap_layout(cfg.detector)
-    tr = _prepare(frames, cfg.crop, cfg.truth_targets)
-    va = _prepare(val_frames, cfg.crop, cfg.truth_targets)
-    val = _sample(va, layout, cfg, np.random.default_rng(cfg.seed + 999_983), cfg.val_crops, augment=False)
+    return frames, val_frames
 
+
+@dataclass
+class _Run:
+    """The state of one training run: network, optimiser, schedule, progress and the best so far."""
+
+    net: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    residual: bool
+    step: int = 0
+    history: list = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=lambda: {"l1": None, "r": None, "step": None, "state": None})
+
+
+def _start(cfg: TrainConfig, dev: torch.device, out: Path, resume: bool) -> _Run:
+    """Build the network and optimiser (seeded), and resume from ``out``'s checkpoint when asked."""
     torch.manual_seed(cfg.seed)
     net = build_net(cfg.arch, cfg.net_kwargs()).to(dev)
     residual = cfg.inputs in RESIDUAL
@@ -538,9 +334,8 @@ def train(
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     lr_step = cfg.lr_step or max(1, cfg.steps // 3)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=cfg.lr_gamma)
+    run = _Run(net=net, opt=opt, sched=sched, residual=residual)
     config_json = json.dumps(asdict(cfg), sort_keys=True)
-    step, history = 0, []
-    best: dict[str, Any] = {"l1": None, "r": None, "step": None, "state": None}
     ck = out / CHECKPOINT_DIR
     if resume and (ck / "state.json").is_file():
         saved_cfg = (ck / "config.json").read_text() if (ck / "config.json").is_file() else None
@@ -549,63 +344,75 @@ def train(
                 f"{ck} holds a run with other settings; expected the same hyperparameters to resume; "
                 "use another --out or --no-resume"
             )
-        step, history, best = _load_checkpoint(out, net, opt, sched)
-        logger.info("resuming from step %d (%s)", step, ck)
+        run.step, run.history, run.best = _load_checkpoint(out, net, opt, sched)
+        logger.info("resuming from step %d (%s)", run.step, ck)
     ck.mkdir(parents=True, exist_ok=True)
     with atomic_path(ck / "config.json") as tmp:
         tmp.write_text(config_json)
+    return run
 
+
+def _train_steps(run: _Run, cfg: TrainConfig, tr: Any, val: Any, layout: Any, dev: torch.device, out: Path,
+                 progress: bool, callback: Callable[[dict[str, float]], None] | None) -> None:
+    """Optimiser steps up to ``cfg.steps``, validating and checkpointing every ``val_every``."""
+    net, opt, sched = run.net, run.opt, run.sched
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.arch}", unit="step")
-    t0 = time.perf_counter()
+        bar = tqdm(total=cfg.steps, initial=run.step, desc=f"train {cfg.arch}", unit="step")
     net.train()
-    run_l1 = []
-    if step == 0 and best["l1"] is None:
-        l1, r = _evaluate(net, val, dev, residual)
-        history.append({"step": 0, "train_l1": float("nan"), "val_l1": l1, "val_r": r, "lr": cfg.lr})
-    while step < cfg.steps:
-        rng = np.random.default_rng([cfg.seed, step])
-        x, t, m = _sample(tr, layout, cfg, rng, cfg.batch, augment=True)
+    run_l1: list[float] = []
+    if run.step == 0 and run.best["l1"] is None:
+        l1, r = evaluate(net, val, dev, run.residual)
+        run.history.append({"step": 0, "train_l1": float("nan"), "val_l1": l1, "val_r": r, "lr": cfg.lr})
+    while run.step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, run.step])
+        x, t, m = sample_crops(tr, layout, cfg, rng, cfg.batch, augment=True)
         xt, tt, mt = (torch.from_numpy(a).to(dev) for a in (x, t, m.astype(np.float32)))
-        pred = _forward(net, xt, residual)
+        pred = forward(net, xt, run.residual)
         loss = ((pred - tt).abs() * mt).sum() / mt.sum().clamp(min=1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        step += 1
+        run.step += 1
         run_l1.append(float(loss.detach()))
         if bar is not None:
             bar.update(1)
             bar.set_postfix(l1=f"{np.mean(run_l1[-20:]):.4f}")
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            l1, r = _evaluate(net, val, dev, residual)
-            rec = {"step": step, "train_l1": float(np.mean(run_l1)) if run_l1 else float("nan"),
-                   "val_l1": l1, "val_r": r, "lr": float(opt.param_groups[0]["lr"])}
+        if run.step % cfg.val_every == 0 or run.step == cfg.steps:
+            _validate(run, cfg, val, dev, out, run_l1, callback)
             run_l1 = []
-            history.append(rec)
-            logger.info("step %d: train L1 %.4f, validation L1 %.4f, r %.4f", step, rec["train_l1"], l1, r)
-            if best["l1"] is None or l1 < best["l1"]:
-                best = {"l1": l1, "r": r, "step": step,
-                        "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
-            if callback is not None:
-                callback(rec)
-            _save_checkpoint(out, net, opt, sched, step, history, best)
     if bar is not None:
         bar.close()
-    seconds = time.perf_counter() - t0
 
-    if best["state"] is not None:
-        net.load_state_dict(best["state"])
-    net = net.cpu().eval()
-    card: dict[str, Any] = {
+
+def _validate(run: _Run, cfg: TrainConfig, val: Any, dev: torch.device, out: Path, run_l1: list[float],
+              callback: Callable[[dict[str, float]], None] | None) -> None:
+    """Score the validation crops, keep the best weights, call back and checkpoint."""
+    l1, r = evaluate(run.net, val, dev, run.residual)
+    rec = {"step": run.step, "train_l1": float(np.mean(run_l1)) if run_l1 else float("nan"),
+           "val_l1": l1, "val_r": r, "lr": float(run.opt.param_groups[0]["lr"])}
+    run.history.append(rec)
+    logger.info("step %d: train L1 %.4f, validation L1 %.4f, r %.4f", run.step, rec["train_l1"], l1, r)
+    if run.best["l1"] is None or l1 < run.best["l1"]:
+        run.best = {"l1": l1, "r": r, "step": run.step,
+                    "state": {k: v.detach().cpu().clone() for k, v in run.net.state_dict().items()}}
+    if callback is not None:
+        callback(rec)
+    _save_checkpoint(out, run.net, run.opt, run.sched, run.step, run.history, run.best)
+
+
+def _model_card(cfg: TrainConfig, run: _Run, frames: list[TrainFrame], val_frames: list[TrainFrame],
+                seconds: float, dev: torch.device) -> dict[str, Any]:
+    """The model card: architecture, inputs, normalisation, tiling, training record and validation."""
+    history, best = run.history, run.best
+    return {
         "architecture": cfg.arch,
         "hyperparameters": cfg.net_kwargs(),
         "inputs": cfg.inputs,
-        "residual": residual,
+        "residual": run.residual,
         "normalisation": {
             "kind": "log1p-max",
             "formula": "y = log1p(max(I, 0)) / max(log1p(I) over measured, not-healed pixels); holes = 0",
@@ -621,7 +428,7 @@ def train(
             "frames": [f.name for f in frames],
             "validation_frames": [f.name for f in val_frames],
             "config": asdict(cfg),
-            "steps_done": step,
+            "steps_done": run.step,
             "best_step": best["step"],
             "seconds": round(seconds, 1),
             "device": str(dev),
@@ -634,8 +441,3 @@ def train(
         },
         "history": history,
     }
-    if card_extra:
-        card.update(card_extra)
-    save_model(out, net, card)
-    logger.info("wrote %s (%d parameters, validation L1 %.4f)", out, count_parameters(net), best["l1"] or float("nan"))
-    return TrainResult(model=BlindModel(net=net, card=read_card(out), path=out), history=history, model_dir=out)
