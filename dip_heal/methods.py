@@ -107,9 +107,10 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
 def _sweep_config(run_dir: Path) -> tuple[Any, str]:
     """The best trial's FitConfig of a sweep run folder, cut at its recommended iteration."""
     from .config import FitConfig
-    from .pick import open_run
+    from .pick import open_run  # looked up here, on dip_heal.pick (tests stand in for it there)
+    from .runs.layout import SWEEP_JSON
 
-    if not (run_dir / "sweep.json").is_file():
+    if not (run_dir / SWEEP_JSON).is_file():
         raise DipHealError(f"{run_dir} is a folder without sweep.json; expected a sweep's run folder, a preset "
                            "name or a FitConfig JSON file")
     best = open_run(run_dir).best()

@@ -2,7 +2,7 @@
 
 One row per trial, one column per snapshot, all panels on one log scale with shared limits,
 each row labelled, the recommended snapshot of each row starred. Nothing here reads a run
-folder (:func:`dip_heal.pick.write_sheet` does); matplotlib is imported inside the functions and
+folder (:func:`dip_heal.runs.write_sheet` does); matplotlib is imported inside the functions and
 only its object API is used (no pyplot, no display).
 """
 

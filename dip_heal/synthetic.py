@@ -148,27 +148,50 @@ def synthetic_frame(
         raise DipHealError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     if fibre_axis not in ("vertical", "horizontal"):
         raise DipHealError(f"fibre_axis={fibre_axis!r}; expected 'vertical' or 'horizontal'")
+    gaps = _frame_gaps(shape, detector)
+    ny, nx = gaps.shape
+
+    rng = np.random.default_rng(seed)  # drawn in this order: centre, pattern, holder, noise
+    if center is None:
+        center = (nx * rng.uniform(0.4, 0.6), ny * rng.uniform(0.4, 0.6))
+    cx, cy = float(center[0]), float(center[1])
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64)
+    truth = _pattern(kind, fibre_axis, rng, counts, xx, yy, cx, cy).astype(np.float32)
+    size = float(min(ny, nx))
+    rb = beamstop_radius if beamstop_radius is not None else 0.04 * size
+    stop = _shadow(xx - cx, yy - cy, rb, holder, rng)
+    shadowed = truth * np.where(stop, 0.001, 1.0)
+    noisy = rng.poisson(shadowed).astype(np.int64)
+    noisy = np.clip(noisy, 0, 2**20 - 1).astype(np.int32)
+    noisy[gaps] = -1
+    logger.debug("synthetic %s frame %sx%s, centre (%.1f, %.1f), seed %d", kind, ny, nx, cx, cy, seed)
+    return SyntheticFrame(
+        counts=noisy, truth=truth, gaps=gaps, beamstop=stop & ~gaps, center=(cx, cy), detector=detector, kind=kind
+    )
+
+
+def _frame_gaps(shape: tuple[int, int] | None, detector: str | None) -> np.ndarray:
+    """The module gaps of a frame of ``shape`` (the detector's top-left part; default its full shape)."""
     gaps_full = _detector_gaps(detector) if detector else None
     if shape is None:
         shape = gaps_full.shape if gaps_full is not None else (256, 256)
     ny, nx = int(shape[0]), int(shape[1])
     if ny < 8 or nx < 8:
         raise DipHealError(f"shape {shape} is too small; expected at least 8 x 8 pixels")
-    if gaps_full is not None:
-        if ny > gaps_full.shape[0] or nx > gaps_full.shape[1]:
-            raise DipHealError(
-                f"shape {shape} is larger than the {detector} detector {gaps_full.shape}; "
-                "give a smaller shape or another detector"
-            )
-        gaps = gaps_full[:ny, :nx].copy()
-    else:
-        gaps = np.zeros((ny, nx), dtype=bool)
+    if gaps_full is None:
+        return np.zeros((ny, nx), dtype=bool)
+    if ny > gaps_full.shape[0] or nx > gaps_full.shape[1]:
+        raise DipHealError(
+            f"shape {shape} is larger than the {detector} detector {gaps_full.shape}; "
+            "give a smaller shape or another detector"
+        )
+    return gaps_full[:ny, :nx].copy()
 
-    rng = np.random.default_rng(seed)
-    if center is None:
-        center = (nx * rng.uniform(0.4, 0.6), ny * rng.uniform(0.4, 0.6))
-    cx, cy = float(center[0]), float(center[1])
-    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64)
+
+def _pattern(kind: str, fibre_axis: str, rng: np.random.Generator, counts: float, xx: np.ndarray, yy: np.ndarray,
+             cx: float, cy: float) -> np.ndarray:
+    """The expected counts: the central scattering, rings, the features of ``kind``, a flat background."""
+    ny, nx = xx.shape
     dx, dy = xx - cx, yy - cy
     r = np.hypot(dx, dy)
     phi = np.arctan2(dy, dx)
@@ -196,30 +219,31 @@ def synthetic_frame(
             _add_fibre(img, yy, xx, cy, cx, dy, dx, axis, size, counts)
         else:
             _add_fibre(img, xx, yy, cx, cy, dx, dy, axis, size, counts)
-    else:  # gisaxs: sample horizon, shadow below it, Yoneda band and a Bragg rod
-        horizon = cy - size * rng.uniform(0.02, 0.06)
-        img *= np.where(yy > horizon, 0.02, 1.0)
-        yoneda = horizon - size * 0.05
-        img += counts * 0.01 * np.exp(-0.5 * ((yy - yoneda) / 2.0) ** 2) * np.exp(-np.abs(dx) / (size * 0.3)) * (yy < horizon)
-        rod_x = cx + size * rng.uniform(0.1, 0.25)
-        img += counts * 0.006 * np.exp(-0.5 * ((xx - rod_x) / 2.0) ** 2) * (yy < horizon) * np.exp(-(horizon - yy).clip(0) / (size * 0.3))
-
+    else:
+        _add_gisaxs(img, rng, xx, yy, cx, cy, size, counts)
     img += rng.uniform(0.5, 3.0)  # flat background (air, fluorescence)
-    truth = img.astype(np.float32)
+    return img
 
-    rb = beamstop_radius if beamstop_radius is not None else 0.04 * size
-    stop = r <= rb
+
+def _add_gisaxs(img: np.ndarray, rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float,
+                size: float, counts: float) -> None:
+    """Add (in place) a sample horizon, the shadow below it, a Yoneda band and a Bragg rod."""
+    dx = xx - cx
+    horizon = cy - size * rng.uniform(0.02, 0.06)
+    img *= np.where(yy > horizon, 0.02, 1.0)
+    yoneda = horizon - size * 0.05
+    img += counts * 0.01 * np.exp(-0.5 * ((yy - yoneda) / 2.0) ** 2) * np.exp(-np.abs(dx) / (size * 0.3)) * (yy < horizon)
+    rod_x = cx + size * rng.uniform(0.1, 0.25)
+    img += counts * 0.006 * np.exp(-0.5 * ((xx - rod_x) / 2.0) ** 2) * (yy < horizon) * np.exp(-(horizon - yy).clip(0) / (size * 0.3))
+
+
+def _shadow(dx: np.ndarray, dy: np.ndarray, rb: float, holder: bool, rng: np.random.Generator) -> np.ndarray:
+    """The beamstop disk of radius ``rb`` about the centre, and its holder arm to the frame edge."""
+    stop = np.hypot(dx, dy) <= rb
     if holder:
         ang = rng.uniform(-np.pi, np.pi)
         ux, uy = np.cos(ang), np.sin(ang)
         along = dx * ux + dy * uy
         across = np.abs(-dx * uy + dy * ux)
         stop |= (along > 0) & (across <= max(1.5, rb * 0.35))
-    shadowed = truth * np.where(stop, 0.001, 1.0)
-    noisy = rng.poisson(shadowed).astype(np.int64)
-    noisy = np.clip(noisy, 0, 2**20 - 1).astype(np.int32)
-    noisy[gaps] = -1
-    logger.debug("synthetic %s frame %sx%s, centre (%.1f, %.1f), seed %d", kind, ny, nx, cx, cy, seed)
-    return SyntheticFrame(
-        counts=noisy, truth=truth, gaps=gaps, beamstop=stop & ~gaps, center=(cx, cy), detector=detector, kind=kind
-    )
+    return stop

@@ -59,6 +59,7 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
     """Fit the Deep Image Prior to IMAGE's measured pixels and write the healed frame to a run folder."""
     from ..config import FitConfig
     from ..renders import colormap_option
+    from ..runs import default_run_dir
 
     click.get_current_context().with_resource(colormap_option(colormap))  # issue 22: renders' colour map
     file = _existing_file(image)
@@ -66,7 +67,7 @@ def fit(image: Path, mask: Path | None, mask_convention: str | None, out: Path |
              "snapshot_every": snapshot_every, "seed": seed, "time_limit": time_limit, "ensemble": ensemble}
     config = FitConfig.from_cli(preset=preset, config_file=config_file, **flags)
     beam = _parse_center(center) if center is not None else None
-    out = out if out is not None else file.with_name(file.name.split(".")[0] + ".dipheal")
+    out = out if out is not None else default_run_dir(file)
     if grid or sweep_file is not None or sampler is not None:
         from ..sweep import SweepOptions, run_sweep
 

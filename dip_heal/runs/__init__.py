@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from .inputs import check_heal, load_frame_and_mask
+from .layout import default_run_dir
 from .picks import PickResult, pick
 from .record import input_record, versions, write_json
 from .sheets import write_sheet
@@ -23,5 +24,5 @@ from .sweep_run import SweepRun, TrialInfo, open_run, rerun_trial
 __all__ = [
     "load_frame_and_mask", "check_heal", "fit_to_run", "RunSummary", "write_metrics", "write_json", "versions",
     "input_record", "write_snapshot", "SnapshotWriter", "SweepRun", "TrialInfo", "open_run", "rerun_trial",
-    "PickResult", "pick", "write_sheet",
+    "PickResult", "pick", "write_sheet", "default_run_dir",
 ]

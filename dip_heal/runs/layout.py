@@ -28,10 +28,12 @@ A sweep (:func:`dip_heal.sweep.run_sweep`) writes, into ``RUN/``:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "CONFIG_JSON", "METRICS_CSV", "SNAPSHOTS", "HEAL_MASK", "HEALED_STEM", "HEALED_PREVIEW", "HEALED_SCALAR",
     "SWEEP_JSON", "STUDY_DB", "ARTIFACTS", "HOLDOUT", "SWEEP_TMP", "PICKS_JSON", "PICKED", "SHEET",
-    "snapshot_stem", "trial_tmp_prefix", "trial_snapshot_stem", "pick_stem",
+    "snapshot_stem", "trial_tmp_prefix", "trial_snapshot_stem", "pick_stem", "default_run_dir",
 ]
 
 # ------------------------------------------------------------------------------- a single fit
@@ -73,3 +75,15 @@ def trial_snapshot_stem(number: int, iteration: int) -> str:
 def pick_stem(trial: int, iteration: int, averaged: int = 0) -> str:
     """The picked files' stem in ``picked/``: ``trialN_iterK``, or ``averageK`` for a median of K trials."""
     return f"average{averaged}" if averaged else f"trial{trial}_iter{iteration}"
+
+
+def default_run_dir(image: Path) -> Path:
+    """The run folder of ``dip-heal fit IMAGE`` without ``--out``: IMAGE's name up to its first dot
+    plus ``.dipheal``, beside it.
+
+    Examples
+    --------
+    >>> default_run_dir(Path("data/frame.cbf.gz")).as_posix()
+    'data/frame.dipheal'
+    """
+    return image.with_name(image.name.split(".")[0] + ".dipheal")
