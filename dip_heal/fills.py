@@ -38,6 +38,7 @@ import numpy as np
 
 from ._intensity import composite, from_log, to_log
 from .errors import DipHealError
+from .frame import check_image_and_mask
 
 __all__ = [
     "CLASSICAL",
@@ -63,19 +64,7 @@ _SPACES = ("log", "linear")
 
 def check_inputs(image: np.ndarray, heal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert: float64 image, bool mask of the same 2-D shape."""
-    image = np.asarray(image)
-    heal = np.asarray(heal)
-    if image.ndim != 2:
-        raise DipHealError(f"got an image of shape {image.shape}; expected a 2-D frame (M, N); select one frame")
-    if heal.shape != image.shape:
-        raise DipHealError(
-            f"heal mask shape {heal.shape} does not match the image {image.shape}; "
-            "build the mask from this frame"
-        )
-    if heal.dtype != bool:
-        if not np.issubdtype(heal.dtype, np.number):
-            raise DipHealError(f"got a heal mask of dtype {heal.dtype}; expected bool (True = pixel to heal)")
-        heal = heal != 0
+    image, heal = check_image_and_mask(image, heal, numeric_mask=True)
     image = image.astype(np.float64)
     heal = heal | ~np.isfinite(image)
     if heal.all():

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import DipHealError
 
-__all__ = ["Frame", "composite_native", "atomic_path", "check_mask_shape"]
+__all__ = ["Frame", "composite_native", "atomic_path", "check_mask_shape", "check_image_and_mask"]
 
 
 @dataclass
@@ -78,6 +78,38 @@ def check_mask_shape(mask: np.ndarray, shape: tuple[int, ...], what: str = "mask
             f"{what} shape {tuple(mask.shape)} does not match the frame {tuple(shape)}; "
             "build the mask from this frame (dip-heal mask IMAGE)"
         )
+
+
+def check_image_and_mask(image: np.ndarray, heal: np.ndarray, *,
+                         numeric_mask: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D frame and its mask of pixels to heal, checked: the one check of every healing method.
+
+    Parameters
+    ----------
+    image : (M, N) array-like
+    heal : (M, N) array-like of bool
+        True = pixel to heal. With ``numeric_mask``, numbers are accepted (nonzero = heal).
+
+    Returns
+    -------
+    image : (M, N) ndarray, as given
+    heal : (M, N) ndarray of bool
+
+    Raises
+    ------
+    DipHealError
+        Not 2-D, a mask of another shape, a mask that is not bool (or numeric).
+    """
+    image = np.asarray(image)
+    heal = np.asarray(heal)
+    if image.ndim != 2:
+        raise DipHealError(f"got an image of shape {image.shape}; expected a 2-D frame (M, N); select one frame")
+    check_mask_shape(heal, image.shape, "heal mask")
+    if heal.dtype != bool:
+        if not (numeric_mask and np.issubdtype(heal.dtype, np.number)):
+            raise DipHealError(f"got a heal mask of dtype {heal.dtype}; expected bool (True = pixel to heal)")
+        heal = heal != 0
+    return image, heal
 
 
 def composite_native(raw: np.ndarray, healed: np.ndarray, heal: np.ndarray) -> np.ndarray:

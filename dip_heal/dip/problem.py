@@ -16,6 +16,7 @@ import numpy as np
 
 from .._intensity import normalise
 from ..errors import DipHealError, NothingToHeal
+from ..frame import check_image_and_mask
 
 __all__ = ["Problem", "Grid", "validate", "prepare", "make_holdout", "pixel_runs", "pad_amounts",
            "HOLDOUT_MAX_THICKNESS", "HOLDOUT_LENGTHS"]
@@ -128,17 +129,7 @@ def pad_amounts(n: int, mult: int) -> tuple[int, int]:
 
 def validate(image: np.ndarray, heal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D frame as float32 and its bool mask of the same shape, or a DipHealError saying what is wrong."""
-    image = np.asarray(image)
-    heal = np.asarray(heal)
-    if image.ndim != 2:
-        raise DipHealError(f"got an image of shape {image.shape}; expected a 2-D frame (M, N)")
-    if heal.shape != image.shape:
-        raise DipHealError(
-            f"mask shape {heal.shape} does not match the frame {image.shape}; "
-            "build the mask from this frame (dip-heal mask IMAGE)"
-        )
-    if heal.dtype != bool:
-        raise DipHealError(f"got a mask of dtype {heal.dtype}; expected bool (True = pixel to heal)")
+    image, heal = check_image_and_mask(image, heal)
     if min(image.shape) < 2:
         raise DipHealError(f"got a frame of shape {image.shape}; expected at least 2 x 2 pixels")
     return image.astype(np.float32, copy=False), heal
