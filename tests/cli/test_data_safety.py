@@ -250,5 +250,5 @@ def test_a_sweep_leaves_no_temp_folder_and_removes_a_failed_trials_snapshots(tmp
 
 
 def test_ci_removes_its_postgres_folder():
-    text = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    text = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
     assert 'rm -rf "$pg_base"' in text and "installed.sh" in text

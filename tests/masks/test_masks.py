@@ -421,7 +421,7 @@ def test_real_lab6_agrees_with_the_beamline_mask():
 def test_real_beamstop_against_hand_drawn(rel):
     from pathlib import Path
 
-    hand = json.loads((Path(__file__).parent / "data" / "hand_beamstops.json").read_text())[rel]
+    hand = json.loads((Path(__file__).parent / "hand_beamstops.json").read_text())[rel]
     fr, layers, heal = _auto(rel)
     drawn = shape_mask(hand, fr.shape)
     auto = layers["beamstop"]
@@ -431,7 +431,7 @@ def test_real_beamstop_against_hand_drawn(rel):
 def test_shipped_specs_load():
     from pathlib import Path
 
-    files = sorted((Path(__file__).resolve().parents[1] / "masks").glob("*.json"))
+    files = sorted((Path(__file__).resolve().parents[2] / "masks").glob("*.json"))
     assert len(files) >= 5
     for f in files:
         MaskSpec.from_json(f)

@@ -14,7 +14,7 @@ click's ``CliRunner`` and checks what a user gets:
 * every file that existed before the run has the same sha256 after it, and no path appeared
   (no partial output, no temporary folder, no output folder of a failed command).
 
-``python tests/test_bad_inputs.py`` runs the table and prints it as Markdown (PASS/FAIL per case,
+``python tests/cli/test_bad_inputs.py`` runs the table and prints it as Markdown (PASS/FAIL per case,
 with the message each case got).
 """
 

@@ -20,7 +20,7 @@ from dip_heal.config import FitConfig
 from dip_heal.errors import DipHealError
 from dip_heal.sweeps import load_sweep, parse_sweep, resolve_config, run_sweep, with_overrides
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _one_thread():
     """One torch thread: the test machine's cores are shared (OpenMP spinning costs more than it gives)."""
