@@ -12,7 +12,7 @@ from .errors import DipHealError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["pick_device", "tune_cpu_allocator", "seed_all"]
+__all__ = ["pick_device", "tune_cpu_allocator", "seed_all", "torch_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +92,10 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def torch_threads() -> int:
+    """CPU threads torch computes with: a seeded fit reproduces bit for bit at the same count (recorded)."""
+    import torch
+
+    return int(torch.get_num_threads())

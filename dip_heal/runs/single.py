@@ -23,6 +23,7 @@ from . import layout
 from .inputs import check_heal, load_frame_and_mask
 from .record import input_record, write_json
 from .snapshots import SnapshotWriter
+from .._runtime import torch_threads
 
 __all__ = ["fit_to_run", "RunSummary", "write_metrics"]
 
@@ -152,7 +153,7 @@ def fit_to_run(
         (tmp / layout.SNAPSHOTS).mkdir()
         limits = log_limits(np.where(frame.valid & ~heal, frame.data, np.nan))
         record = {"config": config.to_dict(), "seed": config.seed, "detector": frame.meta.get("detector"),
-                  "n_heal": int(heal.sum()), "device": device,
+                  "n_heal": int(heal.sum()), "device": device, "torch_threads": torch_threads(),
                   **input_record(image_path, mask_path, mask_convention, frame)}
         write_json(tmp / layout.CONFIG_JSON, record)
         np.save(tmp / layout.HEAL_MASK, heal)

@@ -14,6 +14,7 @@ import numpy as np
 from ..config import FitConfig
 from ..runs import layout
 from .spec import SweepSpec, format_value
+from .._runtime import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -106,7 +107,7 @@ def run_trial(trial: "optuna.Trial", ctx: TrialContext) -> float:
     cfg = ctx.config.replace(**params)
     trial.set_user_attr("config", cfg.to_dict())
     trial.set_user_attr("seed", cfg.seed)
-    trial.set_user_attr("torch_threads", _torch_threads())
+    trial.set_user_attr("torch_threads", torch_threads())
     trial.set_user_attr("snapshots", [])
     if ctx.tmp_root is not None:
         ctx.tmp_root.mkdir(parents=True, exist_ok=True)
@@ -129,9 +130,3 @@ def run_trial(trial: "optuna.Trial", ctx: TrialContext) -> float:
     logger.info("trial %d done in %.1f s: best held-out L1 %.4g at iteration %d", trial.number, result.seconds,
                 best["val_l1"], best["iteration"])
     return best["val_l1"]
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
