@@ -24,6 +24,8 @@ __all__ = [
     "FitConfig",
     "FitResult",
     "fit",
+    "heal",
+    "composite_native",
     "DipHealError",
 ]
 
@@ -36,6 +38,8 @@ _LAZY = {
     "FitConfig": "dip_heal.config",
     "FitResult": "dip_heal.dip",
     "fit": "dip_heal.dip",
+    "heal": "dip_heal.api",
+    "composite_native": "dip_heal.frame",
     "DipHealError": "dip_heal.errors",
 }
 

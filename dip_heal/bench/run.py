@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -54,7 +55,8 @@ def _method_opts(method: str, func: Callable[..., np.ndarray], prep: PreparedCas
 
 
 def run_case(prep: PreparedCase, methods: Sequence[str], *, data_dir: str | os.PathLike = ".",
-             method_opts: dict[str, dict[str, Any]] | None = None) -> tuple[list[MethodScore], dict[str, np.ndarray]]:
+             method_opts: dict[str, dict[str, Any]] | None = None,
+             bar: Any = None) -> tuple[list[MethodScore], dict[str, np.ndarray]]:
     """Heal one prepared case with every method and score it.
 
     Parameters
@@ -66,6 +68,8 @@ def run_case(prep: PreparedCase, methods: Sequence[str], *, data_dir: str | os.P
         Folder of the case's relative paths (PONI files).
     method_opts : dict, optional
         Extra keyword options per method name (or base name), e.g. ``{"dip": {"num_iter": 500}}``.
+    bar : tqdm, optional
+        A progress bar: it shows the case and method running and advances by one per method.
 
     Returns
     -------
@@ -76,40 +80,52 @@ def run_case(prep: PreparedCase, methods: Sequence[str], *, data_dir: str | os.P
     opts = method_opts or {}
     scores: list[MethodScore] = []
     healed: dict[str, np.ndarray] = {}
-    n = int(prep.score.sum())
     for m in methods:
-        func = heal_method(m)
-        kw, info = _method_opts(m, func, prep, Path(data_dir), opts)
-        t0 = time.perf_counter()
+        if bar is not None:
+            bar.set_postfix_str(f"{prep.case.name}: {m}")
         try:
-            out = np.asarray(func(prep.image.copy(), prep.heal.copy(), **kw), dtype=np.float32)
-            seconds = time.perf_counter() - t0
-            if out.shape != prep.image.shape:
-                raise DipHealError(f"method returned shape {out.shape}; expected {prep.image.shape}")
-            l1, r = score_healed(out, prep.truth, prep.score, prep.scale)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # one failing method must not stop the benchmark
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            logger.warning("case %s: method %s failed: %s", prep.case.name, m, msg)
-            logger.debug("traceback", exc_info=True)
-            scores.append(MethodScore(prep.case.name, m, error=msg, n_scored=n))
-            continue
-        iterations = snapshot = None
-        label = None
-        if info:
-            iterations = info.get("iterations")
-            snapshot = info.get("snapshot")
-            if "seconds" in info:
-                seconds = float(info["seconds"])
-            budget = info.get("num_iter", iterations)
-            if budget is not None:
-                label = f"{m} ({info.get('preset', 'default')}, {budget} it)"
-        healed[m] = out
-        scores.append(MethodScore(prep.case.name, m, l1=l1, r=r, seconds=seconds, n_scored=n,
-                                  iterations=iterations, snapshot=snapshot, label=label))
-        logger.info("case %s: %s L1 %.2fe-3 r %.4f in %.2f s", prep.case.name, m, l1 * 1e3, r, seconds)
+            _heal_and_score(prep, m, data_dir, opts, scores, healed)
+        finally:
+            if bar is not None:
+                bar.update(1)
     return scores, healed
+
+
+def _heal_and_score(prep: PreparedCase, m: str, data_dir: str | os.PathLike, opts: dict[str, dict[str, Any]],
+                    scores: list[MethodScore], healed: dict[str, np.ndarray]) -> None:
+    """Run method ``m`` on ``prep``, append its score to ``scores`` and its output to ``healed``."""
+    n = int(prep.score.sum())
+    func = heal_method(m)
+    kw, info = _method_opts(m, func, prep, Path(data_dir), opts)
+    t0 = time.perf_counter()
+    try:
+        out = np.asarray(func(prep.image.copy(), prep.heal.copy(), **kw), dtype=np.float32)
+        seconds = time.perf_counter() - t0
+        if out.shape != prep.image.shape:
+            raise DipHealError(f"method returned shape {out.shape}; expected {prep.image.shape}")
+        l1, r = score_healed(out, prep.truth, prep.score, prep.scale)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # one failing method must not stop the benchmark
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        logger.warning("case %s: method %s failed: %s", prep.case.name, m, msg)
+        logger.debug("traceback", exc_info=True)
+        scores.append(MethodScore(prep.case.name, m, error=msg, n_scored=n))
+        return
+    iterations = snapshot = None
+    label = None
+    if info:
+        iterations = info.get("iterations")
+        snapshot = info.get("snapshot")
+        if "seconds" in info:
+            seconds = float(info["seconds"])
+        budget = info.get("num_iter", iterations)
+        if budget is not None:
+            label = f"{m} ({info.get('preset', 'default')}, {budget} it)"
+    healed[m] = out
+    scores.append(MethodScore(prep.case.name, m, l1=l1, r=r, seconds=seconds, n_scored=n,
+                              iterations=iterations, snapshot=snapshot, label=label))
+    logger.info("case %s: %s L1 %.2fe-3 r %.4f in %.2f s", prep.case.name, m, l1 * 1e3, r, seconds)
 
 
 def _check_method_arg(method: str) -> None:
@@ -127,7 +143,8 @@ def _check_method_arg(method: str) -> None:
 
 def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.PathLike,
               methods: Sequence[str] = CLASSICAL, *, out: str | os.PathLike | None = None,
-              method_opts: dict[str, dict[str, Any]] | None = None, panels: bool = True) -> BenchResult:
+              method_opts: dict[str, dict[str, Any]] | None = None, panels: bool = True,
+              progress: bool = False) -> BenchResult:
     """Run the benchmark: every method on every case; write the report when ``out`` is given.
 
     Parameters
@@ -145,6 +162,8 @@ def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.Path
         Extra keyword options per method (e.g. ``{"dip": {"num_iter": 500}}``).
     panels : bool
         Write the difference-map panels (needs ``out``).
+    progress : bool
+        A tqdm bar (on stderr) over method x case, naming the case and method running.
 
     Returns
     -------
@@ -178,24 +197,8 @@ def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.Path
     result = BenchResult(methods=methods, cases=[], skipped=list(rejected))
     for name, reason in rejected:
         logger.warning("case %s skipped: %s", name, reason)
-    for case in case_list:
-        try:
-            prep = prepare_case(case, data_dir)
-        except Exception as exc:  # an unreadable case is reported and skipped; the run goes on
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            if not isinstance(exc, (DipHealError, OSError)):
-                msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-            logger.warning("case %s skipped: %s", case.name, msg)
-            result.skipped.append((case.name, msg))
-            continue
-        logger.info("case %s: %dx%d, %d pixels to heal, %d scored", case.name, *prep.image.shape,
-                    int(prep.heal.sum()), int(prep.score.sum()))
-        scores, healed = run_case(prep, methods, data_dir=data_dir, method_opts=method_opts)
-        result.cases.append(case.name)
-        result.scores.extend(scores)
-        if out is not None and panels and healed:
-            fig = panel_figure(prep, healed)
-            save_figure(fig, Path(out) / "panels" / f"{case.name}.png")
+    _run_cases(case_list, methods, data_dir, result, out=out, method_opts=method_opts, panels=panels,
+               progress=progress)  # issue 20: the bar
     if not result.cases:  # before anything is written: no table for a bench that did not run
         where = f"{cases}: " if isinstance(cases, (str, os.PathLike)) else ""
         raise DipHealError(
@@ -205,3 +208,75 @@ def run_bench(cases: str | os.PathLike | Sequence[Case], data_dir: str | os.Path
     if out is not None:
         write_outputs(result, out)
     return result
+
+
+def _bar(total: int, initial: int = 0) -> Any:
+    """The bench's progress bar over method x case (tqdm writes to stderr)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="bench", unit="run", file=sys.stderr)
+
+
+def _run_cases(case_list: Sequence[Case], methods: Sequence[str], data_dir: Path, result: BenchResult, *,
+               out: str | os.PathLike | None, method_opts: dict[str, dict[str, Any]] | None, panels: bool,
+               progress: bool) -> None:
+    """Prepare, heal and score every case into ``result``; panels as each case finishes.
+
+    With ``progress``, the bar starts at the first case that runs (a bench that runs nothing
+    shows none, only its one-line error).
+    """
+    lazy = _LazyBar(len(case_list) * len(methods)) if progress else None
+    try:
+        for case in case_list:
+            _run_one(case, methods, data_dir, result, out=out, method_opts=method_opts, panels=panels, bar=lazy)
+    finally:
+        if lazy is not None:
+            lazy.close()
+
+
+class _LazyBar:
+    """The bench's bar, shown from the first case that runs on; skipped cases before it count as done."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.skipped, self.bar = total, 0, None
+
+    def skip(self, n: int) -> None:
+        if self.bar is None:
+            self.skipped += n
+        else:
+            self.bar.update(n)
+
+    def start(self) -> Any:
+        if self.bar is None:
+            self.bar = _bar(self.total, initial=self.skipped)
+        return self.bar
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_one(case: Case, methods: Sequence[str], data_dir: Path, result: BenchResult, *,
+             out: str | os.PathLike | None, method_opts: dict[str, dict[str, Any]] | None, panels: bool,
+             bar: _LazyBar | None) -> None:
+    """Prepare, heal and score one case into ``result`` (a case that cannot be prepared is skipped)."""
+    try:
+        prep = prepare_case(case, data_dir)
+    except Exception as exc:  # an unreadable case is reported and skipped; the run goes on
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, (DipHealError, OSError)):
+            msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+        logger.warning("case %s skipped: %s", case.name, msg)
+        result.skipped.append((case.name, msg))
+        if bar is not None:
+            bar.skip(len(methods))
+        return
+    logger.info("case %s: %dx%d, %d pixels to heal, %d scored", case.name, *prep.image.shape,
+                int(prep.heal.sum()), int(prep.score.sum()))
+    scores, healed = run_case(prep, methods, data_dir=data_dir, method_opts=method_opts,
+                              bar=bar.start() if bar is not None else None)
+    result.cases.append(case.name)
+    result.scores.extend(scores)
+    if out is not None and panels and healed:
+        fig = panel_figure(prep, healed)
+        save_figure(fig, Path(out) / "panels" / f"{case.name}.png")

@@ -23,6 +23,7 @@ from ..errors import DipHealError, NothingToHeal
 from ..frame import check_mask_shape, composite_native
 from .model_dir import BlindModel, default_model_dir, load_model
 from .prefill import model_inputs
+from .previews import Previews
 from .tiling import predict_tiled
 from .crops import log_denormalise, log_normalise
 
@@ -220,7 +221,11 @@ def _output_for(path: Path, frame: Any, out_dir: Path, suffix: str) -> Path:
 
 def _guess_output(path: Path, out_dir: Path, suffix: str) -> list[Path]:
     stem = _stem(path) + suffix
-    return [out_dir / f"{stem}{ext}" for ext in (".cbf", ".edf", ".tif", ".npy", ".h5")]
+    from ..io.formats import base_suffix, split_selector  # issue 20: outputs keep the input's own extension
+
+    own = base_suffix(split_selector(path)[0])
+    exts = dict.fromkeys((".cbf", ".edf", ".tif", ".npy", ".h5", ".nxs", ".hdf5", ".sfrm") + ((own,) if own else ()))
+    return [out_dir / f"{stem}{ext}" for ext in exts]
 
 
 def bulk(
@@ -234,6 +239,7 @@ def bulk(
     progress: bool = False,
     suffix: str = "_healed",
     overwrite: bool = False,
+    previews: bool = False,
 ) -> BulkSummary:
     """Heal many frames with a blind model and write each in its input's format.
 
@@ -261,6 +267,9 @@ def bulk(
         Appended to each input's stem.
     overwrite : bool
         Heal again even when the output exists.
+    previews : bool
+        Also write ``OUT/previews/<stem>.png`` (before/after, healed pixels outlined) per healed
+        frame and ``OUT/previews/summary.png`` (thumbnails) (:mod:`dip_heal.blind.previews`).
 
     Returns
     -------
@@ -290,9 +299,12 @@ def bulk(
             check_not_input(guess, [*paths, spec_path, model_dir], option="--out/--suffix")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    pictures = Previews(out) if previews else None  # issue 20
     try:
         summary = _heal_all(paths, out, model, mask_spec, batch=batch, device=device, progress=progress,
-                            suffix=suffix, overwrite=overwrite)
+                            suffix=suffix, overwrite=overwrite, previews=pictures)
+        if pictures is not None:
+            pictures.finish()
     finally:
         if created and not any(out.iterdir()):  # nothing written: leave no empty folder behind
             out.rmdir()
@@ -302,7 +314,8 @@ def bulk(
 
 
 def _heal_all(paths: list[Path], out: Path, model: BlindModel, mask_spec: Any, *, batch: int,
-              device: str | None, progress: bool, suffix: str, overwrite: bool) -> BulkSummary:
+              device: str | None, progress: bool, suffix: str, overwrite: bool,
+              previews: Previews | None = None) -> BulkSummary:
     from ..io import read_image, write_image
 
     summary = BulkSummary()
@@ -325,8 +338,15 @@ def _heal_all(paths: list[Path], out: Path, model: BlindModel, mask_spec: Any, *
                 continue
             healed = predict(model, frame.data, heal, known=frame.valid & ~heal, device=device, batch=batch)
             native = composite_native(frame.raw, healed, heal)
-            write_image(target, native, like=frame)
+            # issue 20: provenance (bulk keeps no heal-mask file; HDF5 outputs carry the mask)
+            from ..io.provenance import provenance
+
+            prov = provenance(f"blind model {model.card.get('name') or (model.path.name if model.path else 'shipped')}",
+                              int(heal.sum()), None)
+            write_image(target, native, like=frame, provenance=prov, heal=heal)
             summary.written.append(target)
+            if previews is not None:
+                previews.add(_stem(path), frame, healed, heal)
         except (DipHealError, NothingToHeal, ValueError, OSError) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             logger.warning("%s skipped: %s", path, msg)

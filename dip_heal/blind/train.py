@@ -47,6 +47,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
+CURVES_NAME = "curves.png"  # issue 20: the training and validation curves, beside card.json
 
 
 @dataclass
@@ -238,7 +239,8 @@ def train(
         Training frames (2-D, at least ``crop`` pixels a side). Unless ``val_frames`` is given,
         ``val_fraction`` of them (at least one) are held out for validation.
     out_dir : path-like
-        The model directory: ``model.safetensors``, ``card.json``, ``checkpoint/``.
+        The model directory: ``model.safetensors``, ``card.json``, ``curves.png`` (training and
+        validation curves), ``checkpoint/``.
     config : TrainConfig, optional
     val_frames : sequence of TrainFrame, optional
         Explicit validation frames.
@@ -283,10 +285,24 @@ def train(
     if card_extra:
         card.update(card_extra)
     save_model(out, net, card)
+    _write_curves(out / CURVES_NAME, run.history, run.best["step"], f"{cfg.arch} ({cfg.detector}), {out.name}")
     logger.info("wrote %s (%d parameters, validation L1 %.4f)", out, count_parameters(net),
                 run.best["l1"] or float("nan"))
     history = run.history
     return TrainResult(model=BlindModel(net=net, card=read_card(out), path=out), history=history, model_dir=out)
+
+
+def _write_curves(path: Path, history: list[dict[str, float]], best_step: int | None, title: str) -> None:
+    """``curves.png``: training and validation L1 and validation r (:func:`dip_heal.plot.training_curves`).
+
+    A failure to draw is logged, never raised: the model is written.
+    """
+    from ..plot import save_figure, training_curves
+
+    try:
+        save_figure(training_curves(history, best_step=best_step, title=title), path)
+    except Exception as exc:  # a picture must never cost the model
+        logger.warning("could not draw %s (%s: %s)", path.name, type(exc).__name__, exc)
 
 
 def _split_frames(frames: list[TrainFrame], val_frames: Sequence[TrainFrame] | None,

@@ -22,8 +22,9 @@ import click
 @click.option("--dip-preset", default=None, help="FitConfig preset, config JSON or sweep run folder for a plain 'dip'.")
 @click.option("--device", default=None, help="Device of the dip and blind methods (cpu, cuda, ...; default: CUDA if present).")
 @click.option("--no-panels", is_flag=True, help="Skip the per-case difference-map panels.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is on stderr; the table goes to stdout).")
 def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_iters: int | None,
-          dip_preset: str | None, device: str | None, no_panels: bool) -> None:
+          dip_preset: str | None, device: str | None, no_panels: bool, no_progress: bool) -> None:
     """Score healing methods on CASES (a JSON case file) with pasted gaps or shifted pairs.
 
     Writes the Markdown table, a CSV, a bar chart and difference-map panels into --out and
@@ -34,7 +35,7 @@ def bench(cases: Path, data_dir: Path | None, methods: str, out_dir: Path, dip_i
 
     names, opts = _methods_and_options(methods, dip_preset, dip_iters, device)
     result = run_bench(cases, data_dir if data_dir is not None else cases.parent, names, out=out_dir,
-                       method_opts=opts, panels=not no_panels)
+                       method_opts=opts, panels=not no_panels, progress=not no_progress)
     click.echo(result.to_markdown(), nl=False)
     click.echo(f"written to {out_dir}/ (table.md, results.csv, bars.png{'' if no_panels else ', panels/'})", err=True)
     failed = result.failures()

@@ -55,7 +55,7 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 
     Frames are log-normalised, cut into crops, and the detector's module gaps are pasted over
     measured pixels; the L1 loss on those pixels trains the net. Writes OUT/model.safetensors,
-    OUT/card.json and OUT/checkpoint/ (resumable).
+    OUT/card.json, OUT/curves.png (training and validation curves) and OUT/checkpoint/ (resumable).
     """
     from ..blind.cli_config import training_from_flags
     from ..blind.train import train as run_train
@@ -88,7 +88,8 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 @click.option("--suffix", default="_healed", show_default=True, help="Appended to each output's file stem.")
 @click.option("--overwrite", is_flag=True, help="Heal again frames whose output exists (default: skip them).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-def bulk(inputs, model, out, mask_spec, batch, device, suffix, overwrite, progress) -> None:
+@click.option("--previews", is_flag=True, help="Also write OUT/previews/STEM.png (before/after) and OUT/previews/summary.png.")
+def bulk(inputs, model, out, mask_spec, batch, device, suffix, overwrite, progress, previews) -> None:
     """Heal many frames (files, folders or globs) with a trained blind model.
 
     Each frame is masked (spec or automatic), healed in batched tiles, written to OUT in its own
@@ -101,7 +102,7 @@ def bulk(inputs, model, out, mask_spec, batch, device, suffix, overwrite, progre
     with flag_errors():
         paths = expand_paths(inputs, "INPUTS")
     summary = run_bulk(paths, out, model_dir=model, mask_spec=mask_spec, batch=batch, device=device,
-                       progress=progress, suffix=suffix, overwrite=overwrite)
+                       progress=progress, suffix=suffix, overwrite=overwrite, previews=previews)
     click.echo(summary.line())
     if summary.failed:  # each was logged as it happened; one line sums them up
         path, msg = summary.failed[0]

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..config import FitConfig
+from ..errors import DipHealError
+from ..frame import Frame, check_image_and_mask
 from .ensemble import fit_ensemble
 from .result import FitResult, Snapshot
 from .single import fit_one
@@ -14,12 +16,12 @@ from .single import fit_one
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["fit"]
+__all__ = ["fit", "frame_heal_mask"]
 
 
 def fit(
-    image: np.ndarray,
-    heal: np.ndarray,
+    image: np.ndarray | Frame,
+    heal: np.ndarray | None = None,
     config: FitConfig | None = None,
     *,
     device: "str | torch.device | None" = None,
@@ -33,11 +35,14 @@ def fit(
 
     Parameters
     ----------
-    image : (M, N) ndarray
+    image : (M, N) ndarray or Frame
         Intensities (counts). Values at ``heal`` pixels are ignored; non-finite pixels outside
-        ``heal`` are not fitted and are healed too (a warning is logged).
+        ``heal`` are not fitted and are healed too (a warning is logged). A :class:`~dip_heal.Frame`
+        (e.g. from :func:`dip_heal.read_image`) is fitted as ``dip-heal fit`` fits it: its ``data``,
+        with its invalid pixels (sentinels, NaN) healed too, and a colour-map render on its image
+        area only.
     heal : (M, N) ndarray of bool
-        True = pixel to heal.
+        True = pixel to heal. Required with an array; with a Frame, default: its invalid pixels.
     config : FitConfig, optional
         Defaults to ``FitConfig.preset("default")``.
     device : str or torch.device, optional
@@ -68,7 +73,22 @@ def fit(
         Bad shapes or dtypes, a frame without known pixels, or a mask that heals everything.
     NothingToHeal
         The mask selects no pixel.
+
+    Examples
+    --------
+    >>> frame = dip_heal.read_image("frame.cbf")  # doctest: +SKIP
+    >>> heal = dip_heal.build_mask(frame) | ~frame.valid  # doctest: +SKIP
+    >>> result = dip_heal.fit(frame, heal)  # doctest: +SKIP
+    >>> native = dip_heal.composite_native(frame.raw, result.healed, heal)  # doctest: +SKIP
+
+    :func:`dip_heal.heal` does all of this in one call and returns the healed frame.
     """
+    if isinstance(image, Frame):
+        return _fit_frame(image, heal, config, device=device, progress=progress, callback=callback,
+                          holdout=holdout, keep_snapshots=keep_snapshots, center=center)
+    if heal is None:
+        raise DipHealError("fit(image, heal=None) with an array; expected the bool heal mask (True = pixel to "
+                           "heal); pass heal, or a Frame whose invalid pixels are to be healed")
     config = config if config is not None else FitConfig.preset("default")
     if center is not None:
         from ..polar import check_center
@@ -79,3 +99,44 @@ def fit(
                             holdout=holdout, keep_snapshots=keep_snapshots, center=center)
     return fit_one(image, heal, config, device=device, progress=progress, callback=callback, holdout=holdout,
                    keep_snapshots=keep_snapshots, center=center)
+
+
+def frame_heal_mask(frame: Frame, heal: np.ndarray | None = None) -> np.ndarray:
+    """The pixels a fit of ``frame`` heals: ``heal`` plus every pixel the frame marks invalid.
+
+    Parameters
+    ----------
+    frame : Frame
+    heal : (M, N) ndarray of bool, optional
+        True = pixel to heal; default none besides the invalid ones.
+
+    Returns
+    -------
+    heal : (M, N) ndarray of bool
+        A new array.
+
+    Raises
+    ------
+    DipHealError
+        A mask of another shape or not bool.
+
+    Examples
+    --------
+    >>> frame = Frame.from_array(np.array([[1, -1], [3, 4]], dtype=np.int32))
+    >>> frame_heal_mask(frame, np.array([[False, False], [True, False]])).astype(int)
+    array([[0, 1],
+           [1, 0]])
+    """
+    if heal is None:
+        return ~np.asarray(frame.valid, bool)
+    _, heal = check_image_and_mask(frame.data, heal)
+    return heal | ~frame.valid
+
+
+def _fit_frame(frame: Frame, heal: np.ndarray | None, config: FitConfig | None, **kwargs: Any) -> FitResult:
+    """:func:`fit` of a Frame: its data with the invalid pixels healed too, a render on its image area."""
+    from ..renders import fit_in_window
+
+    heal = frame_heal_mask(frame, heal)
+    image = np.where(heal, np.nan, frame.data).astype(np.float32)
+    return fit_in_window(frame, fit, image, heal, config, **kwargs)

@@ -11,6 +11,7 @@ with a fake state.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -176,19 +177,42 @@ class TimeLimit(Callback):
 
 
 class Progress(Callback):
-    """A tqdm bar over the iterations, with the loss and held-out L1 of the latest snapshot."""
+    """A tqdm bar over the iterations: the running training loss from the first iteration on, the
+    held-out L1 of the latest snapshot once one is scored (never ``nan``).
 
-    def __init__(self, total: int) -> None:
+    The running loss is an exponential average (weight ``smooth`` on the past) of the finite
+    ``state.record["loss"]`` values; the postfix is refreshed with the bar, not at every step.
+    """
+
+    def __init__(self, total: int, *, smooth: float = 0.9) -> None:
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total, desc="fit", unit="it", leave=False)
+        self.smooth = smooth
+        self.loss: float | None = None
+        self.val: float | None = None
+
+    def postfix(self) -> dict[str, str]:
+        """What the bar shows after its count: ``loss`` once known, ``val`` once a snapshot was scored."""
+        shown = {}
+        if self.loss is not None:
+            shown["loss"] = f"{self.loss:.3g}"
+        if self.val is not None:
+            shown["val"] = f"{self.val:.4g}"
+        return shown
 
     def on_step_end(self, state: FitState) -> None:
+        loss = state.record.get("loss")
+        if loss is not None and math.isfinite(loss):
+            self.loss = loss if self.loss is None else self.smooth * self.loss + (1 - self.smooth) * loss
+        self.bar.set_postfix(self.postfix(), refresh=False)
         self.bar.update(1)
 
     def on_snapshot(self, state: FitState) -> None:
-        snap = state.snapshot
-        self.bar.set_postfix(loss=f"{snap.loss:.3g}", val=f"{snap.val_l1:.4g}" if snap.val_l1 is not None else "-")
+        val = state.snapshot.val_l1 if state.snapshot is not None else None
+        if val is not None and math.isfinite(val):
+            self.val = float(val)
+        self.bar.set_postfix(self.postfix())
 
     def on_fit_end(self, state: FitState) -> None:
         self.bar.close()

@@ -87,11 +87,11 @@ def run(state: FitState, step: Callable[[], tuple["torch.Tensor", "torch.Tensor"
         for it in range(1, n + 1):
             state.iteration = it
             loss, state.output = step()
-            for cb in callbacks:
-                cb.on_step_end(state)
             loss_v = float(loss.detach())
             state.record = {"iteration": it, "loss": loss_v, "seconds": state.elapsed()}
             state.metrics.append(state.record)
+            for cb in callbacks:  # they see this iteration's record (its loss)
+                cb.on_step_end(state)
             if it % snapshot_every == 0 or it == n:
                 _snapshot(state, snapshotter, loss_v, callbacks, keep)
                 if state.stop:

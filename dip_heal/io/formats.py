@@ -46,8 +46,9 @@ EXT_FORMAT: dict[str, str] = {
 READ_FORMATS = (
     "cbf", "edf", "tiff", "mar345", "marccd", "bruker", "hdf5", "nxcansas", "npy", "png", "jpeg", "matfig",
 )
-#: Formats :func:`write_image` writes.
-WRITE_FORMATS = ("cbf", "edf", "tiff", "npy")
+#: Formats :func:`write_image` writes (HDF5 and NXcanSAS only like an HDF5 input: a copy of its tree;
+#: Bruker with fabio, like a Bruker input).
+WRITE_FORMATS = ("cbf", "edf", "tiff", "npy", "hdf5", "nxcansas", "bruker")
 SUPPORTED_TEXT = (
     "CBF (.cbf[.gz|.bz2]), EDF (.edf[.gz|.bz2]), TIFF (.tif/.tiff), mar345 (.mar3450/.mar2300), "
     "MarCCD (.mccd[.bz2]), Bruker frames (.sfrm or detected by content), HDF5/NeXus/EIGER/NXcanSAS "

@@ -52,7 +52,8 @@ def render_info(frame: Frame) -> dict[str, Any]:
     return info
 
 
-def write_render(path: str | os.PathLike, data: np.ndarray, like: Frame) -> Path:
+def write_render(path: str | os.PathLike, data: np.ndarray, like: Frame, *,
+                 log_as: str | os.PathLike | None = None) -> Path:
     """Write render units back as the picture they came from, atomically, never over the input.
 
     Pixels that are not data (frame, axes, labels, tick marks) and data pixels whose value is
@@ -67,6 +68,8 @@ def write_render(path: str | os.PathLike, data: np.ndarray, like: Frame) -> Path
         Render units, e.g. the healed composite of :func:`dip_heal.frame.composite_native`.
     like : Frame
         The render it came from.
+    log_as : path-like, optional
+        The name the log line shows (a file's final name inside a temporary folder).
 
     Returns
     -------
@@ -86,7 +89,7 @@ def write_render(path: str | os.PathLike, data: np.ndarray, like: Frame) -> Path
         raise DipHealError(f"data shape {arr.shape} does not match the render {rgba.shape[:2]}; "
                            "write data of the render's shape")
     old = np.asarray(like.raw, np.float64)
-    changed = like.valid & np.isfinite(arr) & (arr != old)
+    changed = like.valid & np.isfinite(arr) & ((arr != old) | like.masks.get("healed", False))  # dip_heal.heal
     out = rgba.copy()
     if changed.any():
         t = units_to_scalar(arr[changed])
@@ -95,12 +98,13 @@ def write_render(path: str | os.PathLike, data: np.ndarray, like: Frame) -> Path
     mode = "RGBA" if out.shape[-1] == 4 else "RGB"
     with atomic_path(final, protect=(like.meta.get("path"),) if like.meta.get("path") else ()) as tmp:
         Image.fromarray(np.ascontiguousarray(out), mode=mode).save(tmp, format="PNG")
-    logger.info("wrote %s (%s map re-drawn at %d changed pixels; every other pixel as in the input)", final,
+    logger.info("wrote %s (%s map re-drawn at %d changed pixels; every other pixel as in the input)", log_as or final,
                 info["colormap"], int(changed.sum()))
     return final
 
 
-def write_scalar_tiff(path: str | os.PathLike, data: np.ndarray, like: Frame) -> Path:
+def write_scalar_tiff(path: str | os.PathLike, data: np.ndarray, like: Frame, *,
+                      log_as: str | os.PathLike | None = None) -> Path:
     """Write the map position ``t`` of the image area as a float32 TIFF, atomically.
 
     The TIFF's ImageDescription (tag 270) is JSON with the map, the image area in the picture's
@@ -113,6 +117,8 @@ def write_scalar_tiff(path: str | os.PathLike, data: np.ndarray, like: Frame) ->
         Render units of the whole picture (e.g. the healed composite).
     like : Frame
         The render.
+    log_as : path-like, optional
+        The name the log line shows (a file's final name inside a temporary folder).
 
     Returns
     -------
@@ -132,5 +138,5 @@ def write_scalar_tiff(path: str | os.PathLike, data: np.ndarray, like: Frame) ->
     final = Path(path)
     with atomic_path(final, protect=(like.meta.get("path"),) if like.meta.get("path") else ()) as tmp:
         Image.fromarray(np.ascontiguousarray(t, np.float32), mode="F").save(tmp, format="TIFF", tiffinfo={270: desc})
-    logger.info("wrote %s (float32 map position t of the image area, %d x %d)", final, t.shape[0], t.shape[1])
+    logger.info("wrote %s (float32 map position t of the image area, %d x %d)", log_as or final, t.shape[0], t.shape[1])
     return final

@@ -8,8 +8,14 @@ A single fit (:func:`dip_heal.runs.fit_to_run`) writes, into ``RUN/``:
   ``member`` column for an ``ensemble`` fit);
 - ``snapshots/iter_NNNNNN.npy`` (float32 composite in the input's units) and ``.png`` (log scale;
   ``memberK_iter_NNNNNN`` for each network of an ``ensemble`` fit);
-- ``healed.<ext>``: the healed frame in the input's format and dtype (measured pixels bit-exact),
-  ``healed.png``: its preview with the healed pixels outlined;
+- ``healed.<ext>``: the healed frame in the input's format, with the input's extension, dtype and
+  header (measured pixels bit-exact; :func:`dip_heal.io.output_path_like`): ``healed.cbf``,
+  ``healed.edf``, ``healed.tif`` (every tag kept), ``healed.h5``/``.nxs`` (the input's whole HDF5
+  tree, the frame healed in place, an ``NXprocess`` group ``/ENTRY/dip_heal``), ``healed.sfrm``;
+  MarCCD and mar345 inputs give ``healed.edf`` with their header; each says what healed it
+  (:mod:`dip_heal.io.provenance`); ``healed.png``: its preview with the healed pixels outlined;
+- ``report.png``: the frame, the mask, the heal, the largest hole close up, the difference to a
+  Telea fill and the loss and held-out curves (:func:`dip_heal.plot.fit_report`);
 - ``heal_mask.npy``: the pixels that were healed (True = healed).
 - for a colour-map render (:mod:`dip_heal.renders`): ``healed_render.png`` (the healed frame: the
   same picture, measured pixels, frame and axes in their original colours) and
@@ -31,7 +37,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "CONFIG_JSON", "METRICS_CSV", "SNAPSHOTS", "HEAL_MASK", "HEALED_STEM", "HEALED_PREVIEW", "HEALED_SCALAR",
+    "CONFIG_JSON", "METRICS_CSV", "SNAPSHOTS", "HEAL_MASK", "HEALED_STEM", "HEALED_PREVIEW", "HEALED_SCALAR", "REPORT",
     "SWEEP_JSON", "STUDY_DB", "ARTIFACTS", "HOLDOUT", "SWEEP_TMP", "PICKS_JSON", "PICKED", "SHEET",
     "snapshot_stem", "trial_tmp_prefix", "trial_snapshot_stem", "pick_stem", "default_run_dir",
 ]
@@ -44,6 +50,7 @@ HEAL_MASK = "heal_mask.npy"
 HEALED_STEM = "healed"
 HEALED_PREVIEW = "healed.png"
 HEALED_SCALAR = "healed_scalar.tif"
+REPORT = "report.png"
 
 # ------------------------------------------------------------------------------------- a sweep
 SWEEP_JSON = "sweep.json"

@@ -175,9 +175,13 @@ def _write_pick(run: SweepRun, frame: Frame, healed: np.ndarray, out: Path, stem
     for target in (output_path_like(frame, out, stem), out / f"{stem}.float32.tif", out / f"{stem}.png"):
         check_not_input(target, inputs)
     native = composite_native(frame.raw, healed, heal)
-    healed_path = write_image(output_path_like(frame, out, stem), native, like=frame)
+    # issue 20: the pick's provenance (the sweep's heal mask is RUN/heal_mask.npy)
+    from ..io.provenance import provenance
+
+    prov = provenance(f"sweep pick {stem}", int(heal.sum()), run.run_dir / layout.HEAL_MASK)
+    healed_path = write_image(output_path_like(frame, out, stem), native, like=frame, provenance=prov, heal=heal)
     f32 = np.where(heal, healed, frame.data).astype(np.float32)
-    float32_path = write_image(out / f"{stem}.float32.tif", f32, like=frame, dtype=np.float32)
+    float32_path = write_image(out / f"{stem}.float32.tif", f32, like=frame, dtype=np.float32, provenance=prov)
     limits = log_limits(np.where(heal, np.nan, frame.data))
     preview = save_preview(out / f"{stem}.png", f32, heal=heal, limits=limits)
     return healed_path, float32_path, preview

@@ -18,10 +18,11 @@ import numpy as np
 
 from ..config import FitConfig
 from ..frame import Frame, atomic_path, composite_native
-from ..outputs import begin_dir, check_not_input, commit_dir, discard_dir
+from ..outputs import begin_dir, check_not_input, commit_dir, discard_dir, shown
 from . import layout
 from .inputs import check_heal, load_frame_and_mask
 from .record import input_record, write_json
+from .report import write_report
 from .snapshots import SnapshotWriter
 from .._runtime import torch_threads
 
@@ -84,17 +85,21 @@ def _result_record(result: Any, healed_name: str) -> dict[str, Any]:
     }
 
 
-def _write_healed(tmp: Path, name: str, frame: Frame, result: Any, heal: np.ndarray, limits: Any) -> None:
-    """The healed frame (input's format), the render's float map, the preview."""
+def _write_healed(tmp: Path, name: str, frame: Frame, result: Any, heal: np.ndarray, limits: Any,
+                  provenance: dict[str, Any] | None = None, final: Path | None = None) -> None:
+    """The healed frame (input's format, with its ``provenance``), the render's float map, the preview."""
     from ..io import write_image
     from ..report import save_preview
 
     native = composite_native(frame.raw, result.healed, heal)
-    write_image(tmp / name, native, like=frame)
+    final = final if final is not None else tmp  # issue 20: logs show the run folder's final names
+    write_image(tmp / name, native, like=frame, provenance=provenance, heal=heal,  # issue 20: provenance
+                log_as=shown(tmp / name, tmp, final))
     if frame.meta.get("render") is not None:  # issue 22: the healed map position t, as float32
         from ..renders import write_scalar_tiff
 
-        write_scalar_tiff(tmp / layout.HEALED_SCALAR, native, frame)
+        write_scalar_tiff(tmp / layout.HEALED_SCALAR, native, frame,
+                          log_as=shown(tmp / layout.HEALED_SCALAR, tmp, final))
     save_preview(tmp / layout.HEALED_PREVIEW, result.healed, heal=heal, limits=limits)
 
 
@@ -165,7 +170,13 @@ def fit_to_run(
                                callback=SnapshotWriter(tmp / layout.SNAPSHOTS, limits), keep_snapshots=False,
                                center=center)
         write_metrics(tmp / layout.METRICS_CSV, result.metrics)
-        _write_healed(tmp, healed_name, frame, result, heal, limits)
+        # issue 20: every healed output says what healed it
+        from ..io.provenance import provenance
+
+        prov = provenance(f"DIP fit, preset {config.preset_name}", int(heal.sum()), layout.HEAL_MASK,
+                          config=config.to_dict())
+        _write_healed(tmp, healed_name, frame, result, heal, limits, prov, final=out)
+        write_report(tmp / layout.REPORT, frame, heal, result, limits, title=Path(str(image_path)).name)  # issue 20
         record.update(_result_record(result, healed_name))
         write_json(tmp / layout.CONFIG_JSON, record)
         commit_dir(tmp, out, command="fit")

@@ -459,3 +459,40 @@ def test_dev_case_masks_match_ttq_crops(name):
     np.testing.assert_array_equal(prep.score[sl], d["score"])
     np.testing.assert_array_equal(prep.image[sl].astype(np.float32), d["image"])
     np.testing.assert_array_equal(prep.truth[sl][d["score"]].astype(np.float32), d["truth"][d["score"]])
+
+
+def test_bench_progress_bar_is_on_stderr_and_leaves_the_table_intact(tmp_path):  # issue 20
+    cases = _bench_folder(tmp_path)
+    r = CliRunner().invoke(main, ["bench", str(cases), "--methods", "ns,telea", "--out", str(tmp_path / "o"),
+                                  "--no-panels"])
+    assert r.exit_code == 0, r.output
+    assert "bench:" in r.stderr and re.search(r"\b(\d+)/\1\b", r.stderr)  # every case x method, done
+    assert "bench:" not in r.stdout and r.stdout == (tmp_path / "o" / "table.md").read_text()
+    quiet = CliRunner().invoke(main, ["bench", str(cases), "--methods", "telea", "--out", str(tmp_path / "q"),
+                                      "--no-panels", "--no-progress"])
+    assert quiet.exit_code == 0 and "bench:" not in quiet.stderr
+
+
+def test_run_bench_bar_counts_every_method_of_every_case(tmp_path, monkeypatch):
+    import dip_heal.bench.run as bench_run
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, initial=0):
+            self.total, self.n, self.closed, self.shown = total, initial, False, []
+            bars.append(self)
+
+        def update(self, k=1):
+            self.n += k
+
+        def set_postfix_str(self, s):
+            self.shown.append(s)
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(bench_run, "_bar", Bar)
+    run_bench(_bench_folder(tmp_path), tmp_path, ["biharmonic", "telea"], progress=True)
+    (bar,) = bars
+    assert bar.n == bar.total and bar.closed and "good: telea" in bar.shown

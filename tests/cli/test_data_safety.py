@@ -116,12 +116,15 @@ def test_fit_and_bulk_take_hdf5_selectors(tmp_path, frame):
     sel = f"{h5}::/entry/data/data[1]"
     res = _fit([sel, "--config", str(cfg), "--out", str(tmp_path / "run")])
     assert res.exit_code == 0, res.output
-    healed = np.asarray(__import__("dip_heal").read_image(next((tmp_path / "run").glob("healed.*"))).raw)
+    # issue 20: the healed file is the input's HDF5 tree with frame 1 healed; frame 0 as it was
+    read_image = __import__("dip_heal").read_image
+    healed = np.asarray(read_image(f"{tmp_path / 'run' / 'healed.h5'}::/entry/data/data[1]").raw)
     keep = stack[1] >= 0
     assert np.array_equal(healed[keep], stack[1][keep])
+    assert np.array_equal(read_image(f"{tmp_path / 'run' / 'healed.h5'}::/entry/data/data[0]").raw, stack[0])
     res = CliRunner().invoke(main, ["bulk", sel, "--out", str(tmp_path / "bulk"), "--no-progress"])
     assert res.exit_code == 0, res.output
-    assert [q.name for q in (tmp_path / "bulk").iterdir()] == ["stack_1_healed.tif"]
+    assert [q.name for q in (tmp_path / "bulk").iterdir()] == ["stack_1_healed.h5"]
 
 
 def test_a_frame_as_mask_is_used_when_its_convention_is_given(tmp_path, frame):

@@ -129,6 +129,29 @@ def test_progress_counts_steps_and_closes():
     p.on_fit_end(state)
 
 
+def test_progress_postfix_is_never_nan():  # issue 20: loss=nan was shown until the first snapshot
+    p = Progress(4)
+    state = _state(it=0, snap=_snap(0, 0.125))
+    state.record = {"iteration": 0, "loss": float("nan")}  # the fills-only snapshot at iteration 0
+    p.on_snapshot(state)
+    assert p.postfix() == {"val": "0.125"}
+    shown = []
+    for it, loss in enumerate([0.5, float("nan"), 0.25], start=1):
+        state = _state(it=it)
+        state.record = {"iteration": it, "loss": loss}
+        p.on_step_end(state)
+        shown.append(p.postfix())
+        assert "nan" not in str(p.bar)
+    assert shown[0]["loss"] == "0.5" and shown[1]["loss"] == "0.5"  # from the first iteration; nan skipped
+    assert float(shown[2]["loss"]) == pytest.approx(0.9 * 0.5 + 0.1 * 0.25, rel=1e-2)
+    assert all("nan" not in v for s in shown for v in s.values()) and p.bar.n == 3
+    empty = Progress(2)
+    empty.on_step_end(_state(it=1))  # no loss recorded yet: nothing shown, no nan
+    assert empty.postfix() == {} and "nan" not in str(empty.bar)
+    p.on_fit_end(state)
+    empty.on_fit_end(state)
+
+
 def test_snapshotter_keeps_measured_pixels_and_uses_the_average():
     image = np.array([[5.0, 7.0]], np.float32)
     known = np.array([[False, True]])

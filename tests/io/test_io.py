@@ -267,7 +267,7 @@ def test_mar345_generated(tmp_path):
     f = read_image(tmp_path / "x.mar3450")
     assert f.meta["format"] == "mar345" and f.meta["detector"] == "Mar345"
     np.testing.assert_array_equal(f.raw, a)
-    assert output_path_like(f, tmp_path, "h").suffix == ".tif"
+    assert output_path_like(f, tmp_path, "h").suffix == ".edf"  # issue 20: mar345 -> EDF with its header
 
 
 def test_bruker_generated_by_content(tmp_path):
@@ -530,8 +530,9 @@ def test_write_cast_rules(tmp_path):
 
 
 def test_output_path_like(tmp_path):
+    # issue 20: without a source file HDF5/Bruker have no tree or header to copy: .tif; MarCCD -> EDF
     cases = {"cbf": ".cbf", "edf": ".edf", "tiff": ".tif", "npy": ".npy", "hdf5": ".tif", "nxcansas": ".tif",
-             "marccd": ".tif", "bruker": ".tif", "png": ".tif"}
+             "marccd": ".edf", "bruker": ".tif", "png": ".tif"}
     for fmt, ext in cases.items():
         f = Frame.from_array(np.zeros((2, 2), np.int32), format=fmt)
         assert output_path_like(f, tmp_path, "h") == tmp_path / f"h{ext}"
@@ -543,9 +544,10 @@ def test_write_hdf5_input_to_tif_keeps_dtype(tmp_path):
     data = np.full((1, 3, 4), 7, np.uint32)
     data[0, 0, 0] = 4294967295
     f = read_image(_nxmx(tmp_path / "e.h5", data, np.zeros((3, 4), np.uint32)))
-    out = write_image(output_path_like(f, tmp_path, "healed"), f.raw, like=f)
+    out = write_image(tmp_path / "healed.tif", f.raw, like=f)
     g = read_image(out)
     assert out.suffix == ".tif" and g.raw.dtype == np.uint32 and np.array_equal(g.raw, data[0])
+    assert output_path_like(f, tmp_path, "healed").suffix == ".h5"  # issue 20: the input's format
 
 
 # --------------------------------------------------------------------------------------------
