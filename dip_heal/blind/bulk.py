@@ -20,7 +20,7 @@ import torch
 
 from .._runtime import pick_device
 from ..errors import DipHealError, NothingToHeal
-from ..frame import check_mask_shape, composite_native
+from ..frame import atomic_path, check_mask_shape, composite_native
 from .model_dir import BlindModel, default_model_dir, load_model
 from .prefill import model_inputs
 from .previews import Previews
@@ -205,6 +205,11 @@ class BulkSummary:
         )
 
 
+def heal_mask_path(output: Path) -> Path:
+    """Where bulk writes an output's heal mask: ``<output stem>.heal_mask.npy`` beside it (True = healed)."""
+    return output.with_name(output.name.split(".")[0] + ".heal_mask.npy")
+
+
 def _stem(path: Path) -> str:
     """Output stem of an input: the file's name before its first dot, plus ``_K`` for an HDF5 selector's frame."""
     from ..io import split_selector
@@ -338,11 +343,14 @@ def _heal_all(paths: list[Path], out: Path, model: BlindModel, mask_spec: Any, *
                 continue
             healed = predict(model, frame.data, heal, known=frame.valid & ~heal, device=device, batch=batch)
             native = composite_native(frame.raw, healed, heal)
-            # issue 20: provenance (bulk keeps no heal-mask file; HDF5 outputs carry the mask)
+            # issue 20: provenance, and the heal mask beside the output (True = healed)
             from ..io.provenance import provenance
 
+            mask_target = heal_mask_path(target)
+            with atomic_path(mask_target) as tmp:
+                np.save(tmp, heal, allow_pickle=False)
             prov = provenance(f"blind model {model.card.get('name') or (model.path.name if model.path else 'shipped')}",
-                              int(heal.sum()), None)
+                              int(heal.sum()), mask_target)
             write_image(target, native, like=frame, provenance=prov, heal=heal)
             summary.written.append(target)
             if previews is not None:

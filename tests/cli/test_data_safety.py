@@ -124,7 +124,10 @@ def test_fit_and_bulk_take_hdf5_selectors(tmp_path, frame):
     assert np.array_equal(read_image(f"{tmp_path / 'run' / 'healed.h5'}::/entry/data/data[0]").raw, stack[0])
     res = CliRunner().invoke(main, ["bulk", sel, "--out", str(tmp_path / "bulk"), "--no-progress"])
     assert res.exit_code == 0, res.output
-    assert [q.name for q in (tmp_path / "bulk").iterdir()] == ["stack_1_healed.h5"]
+    assert sorted(q.name for q in (tmp_path / "bulk").iterdir()) == ["stack_1_healed.h5",
+                                                                    "stack_1_healed.heal_mask.npy"]
+    healed_px = np.load(tmp_path / "bulk" / "stack_1_healed.heal_mask.npy")
+    assert healed_px.dtype == bool and np.array_equal(healed_px, stack[1] < 0)  # which pixels bulk healed
 
 
 def test_a_frame_as_mask_is_used_when_its_convention_is_given(tmp_path, frame):
