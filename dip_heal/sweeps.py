@@ -1,8 +1,6 @@
 """Hyperparameter sweeps: :mod:`dip_heal.sweep`.
 
-This module keeps the names importable from their old place (``_Context`` and
-``_remove_orphans`` are :class:`~dip_heal.sweep.TrialContext` and
-:func:`~dip_heal.sweep.remove_orphans`).
+This module keeps the names importable from their old place.
 """
 
 from __future__ import annotations
@@ -26,9 +24,6 @@ from .sweep import (
     with_overrides,
 )
 
-_Context = TrialContext
-_remove_orphans = remove_orphans
-
 __all__ = [
     "SweepSpec",
     "SweepSummary",
@@ -42,6 +37,8 @@ __all__ = [
     "artifact_store",
     "with_overrides",
     "TrialReporter",
+    "TrialContext",
+    "remove_orphans",
     "SAMPLERS",
     "SWEEPS_DIR",
 ]

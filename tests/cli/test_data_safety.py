@@ -248,9 +248,9 @@ def test_a_sweep_leaves_no_temp_folder_and_removes_a_failed_trials_snapshots(tmp
     (run / ".tmp" / f"trial{trial.number:05d}-abc").mkdir()
     study.tell(trial, state=optuna.trial.TrialState.FAIL)
     n_files = len(list((run / "artifacts").rglob("*")))
-    ctx = sweeps._Context(image=None, heal=None, holdout=None, limits=(0, 1), config=None, spec=None, points=[],
+    ctx = sweeps.TrialContext(image=None, heal=None, holdout=None, limits=(0, 1), config=None, spec=None, points=[],
                           store=store, device=None, progress=False, grace_period=1, tmp_root=run / ".tmp")
-    sweeps._remove_orphans(study, ctx)
+    sweeps.remove_orphans(study, ctx)
     assert len(list((run / "artifacts").rglob("*"))) == n_files - 1
     assert not list((run / ".tmp").iterdir())
 
