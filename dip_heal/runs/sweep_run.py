@@ -45,6 +45,12 @@ class TrialInfo:
         The recommended snapshot (lowest held-out L1).
     value : float or None
         The trial's objective (its lowest held-out L1).
+    stopped_at : int or None
+        The iteration a pruned (or wall-budget-stopped) trial stopped at; None for a trial run
+        to the end.
+    stop_reason : str or None
+        Why it stopped there, e.g. ``"pruned at iteration 100: held-out L1 0.031 not in the best
+        1/3 of rung 100"``; None for a trial run to the end.
     """
 
     number: int
@@ -55,6 +61,8 @@ class TrialInfo:
     snapshots: list[dict[str, Any]]
     best_iteration: int | None
     value: float | None
+    stopped_at: int | None = None
+    stop_reason: str | None = None
 
     def snapshot(self, iteration: int) -> dict[str, Any]:
         """The stored snapshot at ``iteration``; the error lists the ones that exist."""
@@ -122,6 +130,7 @@ class SweepRun:
                     config=dict(t.user_attrs.get("config", {})), seed=t.user_attrs.get("seed"),
                     snapshots=sorted(t.user_attrs.get("snapshots", []), key=lambda s: s["iteration"]),
                     best_iteration=t.user_attrs.get("best_iteration"), value=t.value,
+                    stopped_at=t.user_attrs.get("stopped_at"), stop_reason=t.user_attrs.get("stop_reason"),
                 ))
             self._trials = out
         return [t for t in self._trials if t.state in states]
