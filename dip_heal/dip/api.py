@@ -14,7 +14,11 @@ from .result import FitResult, Snapshot
 from .single import fit_one
 
 if TYPE_CHECKING:  # pragma: no cover
+    import os
+
     import torch
+
+    from ..geometry import Geometry
 
 __all__ = ["fit", "frame_heal_mask"]
 
@@ -30,6 +34,9 @@ def fit(
     holdout: np.ndarray | None = None,
     keep_snapshots: bool = True,
     center: tuple[float, float] | None = None,
+    init_state: dict[str, Any] | None = None,
+    geometry: "Geometry | str | os.PathLike | None" = None,
+    setup: Any = None,
 ) -> FitResult:
     """Fit the Deep Image Prior to the known pixels and return the healed frame.
 
@@ -62,6 +69,19 @@ def fit(
     center : (x, y), optional
         Direct-beam position in pixels, for ``polar_input``/``mirror_input``; estimated from the
         frame when omitted.
+    init_state : dict, optional
+        Starting weights of the network (another fit's ``FitResult.net_state``, of the same
+        configuration's network): a warm start, as ``dip-heal fit --series`` does from frame to
+        frame. Default: ``config.init``.
+    geometry : Geometry or path-like, optional
+        A pyFAI calibration (a ``.poni`` path or a :class:`dip_heal.geometry.Geometry`): its beam
+        centre wins over ``center``, and the polar channels and the azimuthal model use pyFAI's
+        per-pixel 2theta and chi. A PONI for a detector of another shape is refused.
+    setup : FrameSetup, optional
+        The frame-dependent set-up shared by many fits of one frame
+        (:func:`dip_heal.dip.frame_setup.frame_setup`: beam centre, azimuthal model, the blend's
+        fills), for a single network's fit of the same healed and held-out pixels; the result is
+        the same as without it.
 
     Returns
     -------
@@ -85,7 +105,8 @@ def fit(
     """
     if isinstance(image, Frame):
         return _fit_frame(image, heal, config, device=device, progress=progress, callback=callback,
-                          holdout=holdout, keep_snapshots=keep_snapshots, center=center)
+                          holdout=holdout, keep_snapshots=keep_snapshots, center=center, init_state=init_state,
+                          geometry=geometry)
     if heal is None:
         raise DipHealError("fit(image, heal=None) with an array; expected the bool heal mask (True = pixel to "
                            "heal); pass heal, or a Frame whose invalid pixels are to be healed")
@@ -94,11 +115,19 @@ def fit(
         from ..polar import check_center
 
         check_center(center, np.shape(image), what="--center")
+    if geometry is not None:
+        from ..geometry import load_geometry
+
+        geometry = load_geometry(geometry, np.shape(image))
     if config.ensemble > 1:
+        if init_state is not None:
+            raise DipHealError(f"a warm start (init_state) with ensemble = {config.ensemble}; expected one network; "
+                               "set ensemble = 1 for a series")
         return fit_ensemble(image, heal, config, device=device, progress=progress, callback=callback,
-                            holdout=holdout, keep_snapshots=keep_snapshots, center=center)
+                            holdout=holdout, keep_snapshots=keep_snapshots, center=center, geometry=geometry)
     return fit_one(image, heal, config, device=device, progress=progress, callback=callback, holdout=holdout,
-                   keep_snapshots=keep_snapshots, center=center)
+                   keep_snapshots=keep_snapshots, center=center, init_state=init_state, geometry=geometry,
+                   setup=setup)
 
 
 def frame_heal_mask(frame: Frame, heal: np.ndarray | None = None) -> np.ndarray:

@@ -43,18 +43,23 @@ def _priors(config: FitConfig, problem: Any, grid: Any, center: tuple[float, flo
     return (terms if terms.active else None), symmetry
 
 
-def _scorer(problem: Any, inputs: Any, blended: bool) -> Callable[[Any], tuple]:
-    """How snapshots are healed and scored: the blend of the network with the fills, or the network alone."""
+def _scorer(problem: Any, inputs: Any, blended: bool, setup: Any = None) -> Callable[[Any], tuple]:
+    """How snapshots are healed and scored: the blend of the network with the fills, or the network alone
+    (the blend's fills from a shared :class:`~dip_heal.dip.frame_setup.FrameSetup` when it has them)."""
     from .blend import Blender
     from .inputs import select_model
 
     if not blended:
         return HeldOutScore(problem.y, problem.heal, problem.holdout).score
+    if (setup is not None and setup.blender is not None and getattr(inputs, "geometry", None) is None
+            and inputs.model_settings in (None, setup.model_settings)):
+        return setup.blender.score
     center = inputs.center
     assert center is not None
-    settings = inputs.model_settings or select_model(problem.y, problem.fit_px, problem.holdout, center)
+    settings = inputs.model_settings or select_model(problem.y, problem.fit_px, problem.holdout, center,
+                                                     geometry=inputs.geometry)
     return Blender(problem.image, problem.y, problem.known, problem.heal, problem.holdout, center, settings,
-                   problem.scale).score
+                   problem.scale, geometry=inputs.geometry).score
 
 
 def fit_one(
@@ -68,14 +73,21 @@ def fit_one(
     holdout: np.ndarray | None = None,
     keep_snapshots: bool = True,
     center: tuple[float, float] | None = None,
+    init_state: dict[str, Any] | None = None,
+    geometry: Any = None,
+    setup: Any = None,
 ) -> FitResult:
     """One network (``config.ensemble`` is not looked at): the body of :func:`dip_heal.fit`.
 
-    Prepare the problem (:func:`~dip_heal.dip.problem.prepare`), build the input, the model,
-    the snapshot scorer and the loss, and run the engine (:func:`~dip_heal.dip.engine.run`)
-    with the fit's callbacks (:func:`~dip_heal.dip.callbacks.fit_callbacks`). The parameters
-    are those of :func:`dip_heal.fit`.
+    Prepare the problem (:func:`~dip_heal.dip.problem.prepare`), build the input, the model
+    (its starting weights: ``init_state``, else ``config.init``), the snapshot scorer and the
+    loss, run a coarse stage when configured (:mod:`~dip_heal.dip.coarse`), and run the engine
+    (:func:`~dip_heal.dip.engine.run`) with the fit's callbacks
+    (:func:`~dip_heal.dip.callbacks.fit_callbacks`). The parameters are those of
+    :func:`dip_heal.fit`; the result's ``net_state`` holds the final weights.
     """
+    from .coarse import coarse_iterations, run_coarse_stage
+    from .frame_setup import FrameSetup
     from .engine import Snapshotter, run
     from .inputs import build_inputs
     from .losses import DataLoss
@@ -83,15 +95,21 @@ def fit_one(
     from .problem import Grid, prepare
 
     problem = prepare(image, heal, config.holdout_fraction, config.seed, holdout)
+    if setup is not None and not (isinstance(setup, FrameSetup) and setup.matches(problem)):
+        logger.warning("the shared set-up was computed for other healed or held-out pixels; computing this fit's own")
+        setup = None
+    if setup is not None and center is None and geometry is None:
+        center = setup.center  # the shared set-up's beam centre (a fit estimates the same one)
     dev = pick_device(device)
     state = FitState(num_iter=config.num_iter)  # the clock of every snapshot: includes the set-up
     seed_all(config.seed)
     grid = Grid.for_frame(problem.image.shape, config.depth)
-    inputs = build_inputs(config, problem, grid, center, dev)
+    inputs = build_inputs(config, problem, grid, center, dev, geometry=geometry)
     center = inputs.center
     model = DipModel(config, inputs, dev)
+    init = _start_weights(config, model, init_state)
     blended = bool(config.blend and problem.holdout.any())
-    score = _scorer(problem, inputs, blended)
+    score = _scorer(problem, inputs, blended, setup)
     prior_terms, symmetry = _priors(config, problem, grid, center, dev)
     data_loss = DataLoss(config.loss, grid.pad_image(problem.y), grid.pad_weights(problem.fit_px), problem.scale,
                          dev)
@@ -103,6 +121,12 @@ def fit_one(
     callbacks, selector, ema = fit_callbacks(config, grid.crop, progress=progress, callback=callback)
     logger.debug("fit %s on %s: padded %s, %d known pixels (%d held out), scale %.4g", problem.image.shape, dev,
                  grid.shape, int(problem.known.sum()), int(problem.holdout.sum()), problem.scale)
+    n_coarse = coarse_iterations(config)
+    if n_coarse:
+        def coarse_step(it: int, loss: float) -> None:
+            state.metrics.append({"iteration": it, "loss": loss, "seconds": state.elapsed()})
+
+        state.iteration = run_coarse_stage(config, problem, center, model, dev, n_coarse, on_step=coarse_step)
     snapshots: list[Snapshot] = []
     snapshotter = Snapshotter(score, problem.image, problem.known, problem.scale,
                               predict=lambda: model.predict(grid.crop), ema=ema)
@@ -122,5 +146,21 @@ def fit_one(
         snapshots=snapshots, metrics=state.metrics, config=config, seed=config.seed, seconds=seconds,
         holdout=problem.holdout if problem.holdout.any() else None, scale=problem.scale,
         extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": grid.shape, "center": center,
-               "guide": inputs.guide_used, "blend": chosen.weights, "symmetry": symmetry},
+               "guide": inputs.guide_used, "blend": chosen.weights, "symmetry": symmetry, "init": init,
+               "coarse_iterations": n_coarse,
+               "geometry": None if geometry is None else geometry.record()},
+        net_state=model.state(),
     )
+
+
+def _start_weights(config: FitConfig, model: Any, init_state: dict[str, Any] | None) -> str:
+    """Load the starting weights into ``model``; what they were (``random``, ``pretrained``, ``warm``)."""
+    if init_state is not None:
+        model.load_state(init_state)
+        return "warm"
+    if config.init == "pretrained":
+        from .pretrained import pretrained_state
+
+        model.load_state(pretrained_state(config, model.input.shape[1]))
+        return "pretrained"
+    return "random"

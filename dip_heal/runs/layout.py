@@ -29,7 +29,10 @@ A sweep (:func:`dip_heal.sweep.run_sweep`) writes, into ``RUN/``:
 - ``artifacts/``: a ``FileSystemArtifactStore`` with, per snapshot, ``.npy`` and ``.png``
   (uploaded from ``.tmp/trialNNNNN-*/trialNNNNN_iterNNNNNN.*``);
 - ``heal_mask.npy`` (True = healed) and ``holdout.npy`` (True = held out);
-- ``picks.json`` and ``picked/`` after ``dip-heal pick``; ``sheet*.png`` after ``dip-heal sheet``.
+- ``setup.json``: the frame-dependent set-up every trial shares (beam centre, azimuthal model,
+  the blend's fills), computed once per sweep (and per worker);
+- ``picks.json`` and ``picked/`` after ``dip-heal pick``; ``sheet*.png`` after ``dip-heal sheet``;
+  ``sheet.html`` (and, for a large sweep, ``sheet_files/``) after ``dip-heal sheet --html``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from pathlib import Path
 
 __all__ = [
     "CONFIG_JSON", "METRICS_CSV", "SNAPSHOTS", "HEAL_MASK", "HEALED_STEM", "HEALED_PREVIEW", "HEALED_SCALAR", "REPORT",
-    "SWEEP_JSON", "STUDY_DB", "ARTIFACTS", "HOLDOUT", "SWEEP_TMP", "PICKS_JSON", "PICKED", "SHEET",
+    "SWEEP_JSON", "STUDY_DB", "ARTIFACTS", "HOLDOUT", "SWEEP_TMP", "PICKS_JSON", "PICKED", "SHEET", "SHEET_HTML",
+    "SETUP_JSON",
     "snapshot_stem", "trial_tmp_prefix", "trial_snapshot_stem", "pick_stem", "default_run_dir",
 ]
 
@@ -57,10 +61,12 @@ SWEEP_JSON = "sweep.json"
 STUDY_DB = "study.db"
 ARTIFACTS = "artifacts"
 HOLDOUT = "holdout.npy"
+SETUP_JSON = "setup.json"
 SWEEP_TMP = ".tmp"
 PICKS_JSON = "picks.json"
 PICKED = "picked"
 SHEET = "sheet.png"
+SHEET_HTML = "sheet.html"
 
 
 def snapshot_stem(iteration: int, member: int | None = None) -> str:

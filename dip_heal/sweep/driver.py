@@ -9,6 +9,28 @@ trial's ``trial.report`` value; the trial's objective is its lowest one, and tha
 the trial's recommended snapshot. The held-out pixels are measured pixels: every snapshot and
 every picked output keeps their measured values, so ``dip-heal pick`` refits nothing.
 
+Pruning
+-------
+By default a sweep prunes (``[prune]`` in the sweep file, :func:`~dip_heal.sweep.study.make_pruner`):
+at every rung (``min_resource`` iterations, then ``reduction_factor`` times more, ...) a trial
+whose held-out L1 is not among the best ``1/reduction_factor`` of the trials that reached the
+rung stops there. It keeps its snapshots and records where and why it stopped (user attributes
+``stopped_at``, ``stop_reason``). The recommended snapshot is that of the best complete trial.
+``--no-prune`` (``prune=False``) runs every point to the end.
+
+Budgets
+-------
+Trials are budgeted in iterations (``num_iter``; no per-trial ``time_limit``), so their held-out
+scores compare equal budgets whatever the machine's load. A sweep-wide ``time_budget`` (seconds;
+``--time-budget`` or the sweep file) stops the sweep between trials: no trial starts once it is
+spent, a started one runs to its end (or its pruning). The same command continues.
+
+Shared set-up
+-------------
+The frame-dependent set-up (held-out pixels, beam centre, the azimuthal model's settings, the
+blend's azimuthal and Telea fills; :func:`dip_heal.dip.frame_setup.frame_setup`) is computed once
+per sweep and worker, recorded in ``RUN/setup.json``, and reused by every trial.
+
 Resume
 ------
 Running the same command again continues the study: complete trials are kept, a trial that
@@ -38,7 +60,7 @@ from ..runs import layout
 from ..runs.inputs import check_heal, load_frame_and_mask
 from ..runs.record import input_record, write_json
 from .objective import TrialContext, run_trial
-from .spec import SweepSpec, default_sweep_path, load_sweep, resolve_config, with_overrides
+from .spec import SweepSpec, default_sweep_path, load_sweep, resolve_config, resolve_prune, with_overrides
 from .storage import artifact_store, open_storage, redact
 from .study import create_or_join, fail_stale, queue_missing, requeue_interrupted
 from .summary import SweepSummary, summarize
@@ -74,6 +96,15 @@ class SweepOptions:
         dead (its worker was killed) and is retried.
     max_trials : int, optional
         Stop this worker after running this many trials (the sweep can be resumed).
+    prune : bool
+        Prune trials as the sweep file's ``[prune]`` says (default: successive halving); False
+        (``--no-prune``) runs every point to the end.
+    time_budget : float, optional
+        Seconds of wall time for this run of the sweep (default: the sweep file's
+        ``time_budget``, else none): no trial starts once they are spent.
+    poni : path-like, optional
+        A pyFAI calibration (``--poni``; wins over the sweep file's ``poni``): every trial's beam
+        centre, polar inputs and azimuthal model follow it; recorded in ``sweep.json``.
     """
 
     sweep_file: str | os.PathLike | None = None
@@ -84,6 +115,9 @@ class SweepOptions:
     heartbeat_interval: int = 5
     grace_period: int = 20
     max_trials: int | None = None
+    prune: bool = True
+    time_budget: float | None = None
+    poni: str | os.PathLike | None = None
 
     @classmethod
     def from_cli(cls, *, center: Any = None, **options: Any) -> "SweepOptions":
@@ -147,7 +181,7 @@ def run_sweep(
     **option_kwargs
         The fields of :class:`SweepOptions` given one by one (``sweep_file=``, ``sampler=``,
         ``trials=``, ``storage=``, ``study_name=``, ``heartbeat_interval=``, ``grace_period=``,
-        ``max_trials=``); they replace those of ``options``.
+        ``max_trials=``, ``prune=``, ``time_budget=``); they replace those of ``options``.
 
     Returns
     -------
@@ -168,10 +202,19 @@ def run_sweep(
     if run.exists() and not run.is_dir():
         raise DipHealError(f"--out {run} is a file; expected a run folder path; choose another --out")
     frame, heal, data, holdout = _prepare(image, mask_path, mask_convention, config, spec)
+    poni = opts.poni if opts.poni is not None else spec.poni
+    geometry = None
+    if poni is not None:
+        from ..geometry import load_geometry
+
+        geometry = load_geometry(poni, frame.shape)
+    from ..dip.frame_setup import frame_setup
+
+    setup = frame_setup(data, heal, config, holdout)
     study_name = opts.study_name or f"{spec.name}-{Path(str(image)).name.split('.')[0]}"
     url = opts.storage or f"sqlite:///{(run / layout.STUDY_DB).resolve()}"
     record = {
-        **input_record(image, mask_path, mask_convention, frame),
+        **input_record(image, mask_path, mask_convention, frame, geometry),
         "sweep": spec.to_dict(),
         "sweep_file": str(Path(opts.sweep_file).resolve()) if opts.sweep_file is not None else None,
         "config": config.to_dict(),
@@ -179,13 +222,18 @@ def run_sweep(
         "study": study_name,
         "artifacts": layout.ARTIFACTS,
         "digest": _frame_digest(data, heal, holdout),
+        "time_budget": spec.time_budget,
     }
     record = json.loads(json.dumps(record))  # tuples -> lists, as read back from sweep.json
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rdb = _open_run_dir(run, url, record, opts, [image, mask_path, opts.sweep_file], heal, holdout)
+    if not (run / layout.SETUP_JSON).exists():
+        write_json(run / layout.SETUP_JSON, setup.record())
     fingerprint = {"sweep": {k: v for k, v in spec.to_dict().items() if k != "description"},
                    "config": config.to_dict(), "digest": record["digest"]}
-    study = create_or_join(rdb, study_name, spec, fingerprint)
+    if geometry is not None:  # another calibration is another sweep
+        fingerprint["poni_sha256"] = geometry.sha256
+    study = create_or_join(rdb, study_name, spec, fingerprint, num_iter=_max_iterations(config, spec))
     from ..report import log_limits
 
     ctx = TrialContext(
@@ -193,11 +241,15 @@ def run_sweep(
         limits=log_limits(np.where(heal, np.nan, frame.data)),
         config=config, spec=spec, points=spec.points(), store=artifact_store(run / layout.ARTIFACTS),
         device=device, progress=progress, grace_period=opts.grace_period, tmp_root=run / layout.SWEEP_TMP,
+        setup=setup, geometry=geometry,
     )
     logger.info("sweep %s: %s sampler, %d %s, study %r in %s", run, spec.sampler, spec.n_points(),
                 "points" if spec.sampler == "grid" else "trials", study_name, redact(url))
-    _drive(study, ctx, opts.heartbeat_interval, max_trials, rdb)
-    return summarize(study, run, study_name, redact(url), spec, time.perf_counter() - t0)
+    if spec.pruned:
+        logger.info("pruning: %s from iteration %d, keeping the best 1/%d at every rung", spec.prune["pruner"],
+                    spec.prune["min_resource"], spec.prune["reduction_factor"])
+    budget = _drive(study, ctx, opts.heartbeat_interval, max_trials, rdb, t0=t0)
+    return summarize(study, run, study_name, redact(url), spec, time.perf_counter() - t0, budget_spent=budget)
 
 
 def _options(options: SweepOptions | None, kwargs: dict[str, Any]) -> SweepOptions:
@@ -225,11 +277,20 @@ def _plan(base_config: FitConfig | None, opts: SweepOptions,
         trials = None
     spec = with_overrides(spec, sampler, trials)
     config = resolve_config(base_config, spec, overrides)
+    spec = resolve_prune(spec, config, opts.prune, opts.time_budget)
     if config.ensemble > 1:
         raise DipHealError(f"the sweep's configuration has ensemble = {config.ensemble}; a sweep fits one network "
                            "per trial (expected ensemble = 1); set ensemble to 1 and average trials afterwards "
                            "with `dip-heal pick RUN --average K`")
     return spec, config, max_trials
+
+
+def _max_iterations(config: FitConfig, spec: SweepSpec) -> int:
+    """The largest trial budget in iterations (``num_iter`` may be swept)."""
+    p = spec.params.get("num_iter")
+    if p is None:
+        return int(config.num_iter)
+    return int(max(p["choices"]) if "choices" in p else p["high"])
 
 
 def _prepare(image: Any, mask_path: Any, mask_convention: str | None, config: FitConfig,
@@ -257,7 +318,8 @@ def _open_run_dir(run: Path, url: str, record: dict[str, Any], opts: SweepOption
     check_not_input(run, inputs)
     run.mkdir(parents=True, exist_ok=True)
     mark_dir(run, command="fit --grid", entries=[layout.SWEEP_JSON, layout.HEAL_MASK, layout.HOLDOUT,
-                                                  layout.ARTIFACTS, layout.STUDY_DB, layout.SWEEP_TMP])
+                                                  layout.ARTIFACTS, layout.STUDY_DB, layout.SWEEP_TMP,
+                                                  layout.SETUP_JSON])
     if opts.storage is None:
         rdb = open_storage(url, **storage_kw)
     (run / layout.ARTIFACTS).mkdir(exist_ok=True)
@@ -309,51 +371,101 @@ def remove_orphans(study: "optuna.Study", ctx: TrialContext) -> None:
             logger.info("removed %d snapshot file(s) of failed trial %d (its point is run again)", n_removed, t.number)
 
 
+def _decided(trials: list[Any]) -> tuple[set[int], set[int]]:
+    """The points (grid, random) or trial numbers (TPE) decided: complete, and pruned by the pruner."""
+    complete, pruned = set(), set()
+    for t in trials:
+        if t.user_attrs.get("duplicate_of") is not None:
+            continue
+        key = int(t.user_attrs["point"]) if "point" in t.user_attrs else -1 - t.number
+        if t.state.name == "COMPLETE":
+            complete.add(key)
+        elif t.state.name == "PRUNED":
+            pruned.add(key)
+    return complete, pruned - complete
+
+
+class _SweepBar:
+    """The sweep-wide progress bar: points decided of all, with done / pruned / left and tqdm's ETA."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="sweep", unit="trial", position=0, dynamic_ncols=True)
+
+    def update(self, n_complete: int, n_pruned: int, total: int) -> None:
+        if self.bar is None:
+            return
+        n = min(total, n_complete + n_pruned)
+        self.bar.set_postfix_str(f"done {n_complete}, pruned {n_pruned}, left {max(0, total - n)}", refresh=False)
+        self.bar.update(n - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _drive(study: "optuna.Study", ctx: TrialContext, heartbeat_interval: int, max_trials: int | None,
-           rdb: Any = None) -> None:
-    """Run trials until every point (grid, random) or ``trials`` trials (TPE) are complete."""
+           rdb: Any = None, t0: float | None = None) -> bool:
+    """Run trials until every point (grid, random) or ``trials`` trials (TPE) are decided.
+
+    Returns True when the sweep stopped because its time budget was spent.
+    """
     spec = ctx.spec
     ran = 0
     waited_for: set[int] = set()
     current: dict[str, Any] = {}
+    t0 = time.perf_counter() if t0 is None else t0
+    bar = _SweepBar(spec.n_points(), ctx.progress)
 
     def objective(trial: "optuna.Trial") -> float:
         current["trial"] = trial
         return run_trial(trial, ctx)
 
-    while True:
-        fail_stale(study, rdb, 2 * ctx.grace_period + heartbeat_interval)
-        remove_orphans(study, ctx)
-        trials = study.get_trials(deepcopy=False)
-        complete = [t for t in trials if t.state.name == "COMPLETE"]
-        running = [t for t in trials if t.state.name == "RUNNING"]
-        waiting = [t for t in trials if t.state.name == "WAITING"]
-        if spec.sampler == "tpe":
-            if len(complete) >= spec.n_points():
-                break
-            if not waiting and len(complete) + len(running) >= spec.n_points():
-                _wait(running, waited_for, heartbeat_interval)
-                continue
-        else:
-            done = {int(t.user_attrs["point"]) for t in trials if "point" in t.user_attrs
-                    and (t.state.name == "COMPLETE" or (t.state.name == "PRUNED"
-                                                        and t.user_attrs.get("duplicate_of") is None))}
-            if len(done) >= spec.n_points():
-                break
-            if not waiting:
-                if queue_missing(study, spec):
+    try:
+        while True:
+            fail_stale(study, rdb, 2 * ctx.grace_period + heartbeat_interval)
+            remove_orphans(study, ctx)
+            trials = study.get_trials(deepcopy=False)
+            complete, pruned = _decided(trials)
+            bar.update(len(complete), len(pruned), spec.n_points())
+            running = [t for t in trials if t.state.name == "RUNNING"]
+            waiting = [t for t in trials if t.state.name == "WAITING"]
+            n_done = len(complete) + len(pruned)
+            if spec.sampler == "tpe":
+                if n_done >= spec.n_points():
+                    break
+                if not waiting and n_done + len(running) >= spec.n_points():
+                    _wait(running, waited_for, heartbeat_interval)
                     continue
-                _wait(running, waited_for, heartbeat_interval)
-                continue
-        if max_trials is not None and ran >= max_trials:
-            logger.info("stopping after %d trials (max_trials); run the same command again to continue", ran)
-            break
-        try:
-            study.optimize(objective, n_trials=1, catch=(), gc_after_trial=False)
-        except KeyboardInterrupt:
-            requeue_interrupted(study, current.get("trial"), spec)
-            raise
-        ran += 1
+            else:
+                if n_done >= spec.n_points():
+                    break
+                if not waiting:
+                    if queue_missing(study, spec):
+                        continue
+                    _wait(running, waited_for, heartbeat_interval)
+                    continue
+            if max_trials is not None and ran >= max_trials:
+                logger.info("stopping after %d trials (max_trials); run the same command again to continue", ran)
+                break
+            spent = time.perf_counter() - t0
+            if spec.time_budget is not None and spent >= spec.time_budget:
+                logger.info("time budget spent (%.0f s of %.0f s) with %d of %d trials decided (%d pruned): no trial "
+                            "is started; run the same command again to continue", spent, spec.time_budget, n_done,
+                            spec.n_points(), len(pruned))
+                return True
+            try:
+                study.optimize(objective, n_trials=1, catch=(), gc_after_trial=False)
+            except KeyboardInterrupt:
+                requeue_interrupted(study, current.get("trial"), spec)
+                raise
+            ran += 1
+    finally:
+        bar.close()
+    return False
 
 
 def _wait(running: list[Any], waited_for: set[int], heartbeat_interval: int) -> None:

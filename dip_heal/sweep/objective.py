@@ -1,4 +1,10 @@
-"""One sweep trial: its parameters suggested, the fit run, every snapshot stored and reported to Optuna."""
+"""One sweep trial: its parameters suggested, the fit run, every snapshot stored and reported to Optuna.
+
+A pruned trial (its held-out L1 at a rung not among the best ``1/reduction_factor`` of the
+trials that reached it) stops there and keeps its snapshots; its user attributes say where
+(``stopped_at``) and why (``stop_reason``), and its ``best_iteration`` and ``best_val_l1`` are
+those of the snapshots it made. A trial run to the end has ``stopped_at`` None.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from .._runtime import torch_threads
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["TrialContext", "TrialReporter", "run_trial"]
+__all__ = ["TrialContext", "TrialReporter", "run_trial", "stop_reason"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,8 @@ class TrialContext:
     progress: bool
     grace_period: int
     tmp_root: Path | None = None
+    setup: Any = None
+    geometry: Any = None
 
 
 def _suggest(trial: "optuna.Trial", name: str, p: dict[str, Any]) -> Any:
@@ -58,9 +66,11 @@ class TrialReporter:
     with ``trial.report``; a pruner's verdict raises ``optuna.TrialPruned``.
     """
 
-    def __init__(self, trial: "optuna.Trial", store: Any, limits: Any, tmp: Path) -> None:
+    def __init__(self, trial: "optuna.Trial", store: Any, limits: Any, tmp: Path, *, num_iter: int | None = None,
+                 prune: dict[str, Any] | None = None) -> None:
         self.trial, self.store, self.limits, self.tmp = trial, store, limits, Path(tmp)
         self.snapshots: list[dict[str, Any]] = []
+        self.num_iter, self.prune = num_iter, prune or {}
 
     def __call__(self, snap: Any, state: dict[str, Any]) -> None:
         import optuna
@@ -81,8 +91,44 @@ class TrialReporter:
                                "png": ids["png"], "seconds": round(float(snap.seconds), 3)})
         trial.set_user_attr("snapshots", self.snapshots)
         trial.report(val, int(snap.iteration))
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at iteration {snap.iteration} (held-out L1 {val:.4g})")
+        last = self.num_iter is not None and snap.iteration >= self.num_iter  # its whole budget: complete
+        if not last and trial.should_prune():
+            reason = stop_reason(trial, int(snap.iteration), val, self.prune)
+            best = min(self.snapshots, key=lambda s: s["val_l1"])
+            trial.set_user_attr("best_iteration", best["iteration"])
+            trial.set_user_attr("best_val_l1", best["val_l1"])
+            trial.set_user_attr("stopped_at", int(snap.iteration))
+            trial.set_user_attr("stop_reason", reason)
+            raise optuna.TrialPruned(reason)
+
+
+def stop_reason(trial: "optuna.Trial", iteration: int, value: float, prune: dict[str, Any]) -> str:
+    """Why the pruner stopped ``trial`` at ``iteration``: its rung, its rank there, the share kept.
+
+    Optuna's successive halving records, per trial, the held-out L1 at every rung it reached
+    (system attribute ``completed_rung_K``); the rank is among the trials that reached the same
+    rung (for Hyperband, of any bracket).
+    """
+    factor = int(prune.get("reduction_factor", 3))
+    head = f"pruned at iteration {iteration}: held-out L1 {value:.4g} not in the best 1/{factor}"
+    try:
+        trials = trial.study.get_trials(deepcopy=False)
+        me = next(t for t in trials if t.number == trial.number)
+        keys = sorted((k for k in me.system_attrs if k.startswith("completed_rung_")),
+                      key=lambda k: int(k.rsplit("_", 1)[1]))
+    except Exception:  # pragma: no cover - a storage that went away; the reason stays short
+        keys, trials = [], []
+    if not keys:
+        return head
+    key = keys[-1]
+    rung = int(key.rsplit("_", 1)[1])
+    values = sorted(float(t.system_attrs[key]) for t in trials if key in t.system_attrs)
+    rank = 1 + sum(v < value for v in values)
+    if prune.get("pruner") == "halving" and prune.get("min_resource"):
+        where = f"rung {int(prune['min_resource']) * factor ** rung}"
+    else:
+        where = f"rung {rung} of its bracket"
+    return f"{head} of {where} (rank {rank} of {len(values)})"
 
 
 def run_trial(trial: "optuna.Trial", ctx: TrialContext) -> float:
@@ -105,20 +151,24 @@ def run_trial(trial: "optuna.Trial", ctx: TrialContext) -> float:
                 trial.set_user_attr("duplicate_of", t.number)
                 raise optuna.TrialPruned(f"point {point} is already {t.state.name.lower()} in trial {t.number}")
     cfg = ctx.config.replace(**params)
+    label = ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
     trial.set_user_attr("config", cfg.to_dict())
     trial.set_user_attr("seed", cfg.seed)
     trial.set_user_attr("torch_threads", torch_threads())
+    trial.set_user_attr("settings", label)  # one line for optuna-dashboard's trial table
     trial.set_user_attr("snapshots", [])
     if ctx.tmp_root is not None:
         ctx.tmp_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=layout.trial_tmp_prefix(trial.number), dir=ctx.tmp_root))
-    label = ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
     logger.info("trial %d: %s", trial.number, label)
 
-    reporter = TrialReporter(trial, ctx.store, ctx.limits, tmp)
+    reporter = TrialReporter(trial, ctx.store, ctx.limits, tmp, num_iter=cfg.num_iter, prune=spec.prune)
     try:
         result = fit(ctx.image, ctx.heal, cfg, device=ctx.device, progress=ctx.progress, callback=reporter,
-                     holdout=ctx.holdout, keep_snapshots=False)
+                     holdout=ctx.holdout, keep_snapshots=False, setup=ctx.setup, geometry=ctx.geometry)
+    except optuna.TrialPruned as exc:
+        logger.info("trial %d %s", trial.number, exc)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     snapshots = reporter.snapshots
@@ -127,6 +177,12 @@ def run_trial(trial: "optuna.Trial", ctx: TrialContext) -> float:
     trial.set_user_attr("best_val_l1", best["val_l1"])
     trial.set_user_attr("seconds", round(result.seconds, 3))
     trial.set_user_attr("device", result.extra.get("device"))
+    stopped = result.extra.get("stopped_at")
+    early = stopped is not None and int(stopped) < cfg.num_iter
+    trial.set_user_attr("stopped_at", int(stopped) if early else None)
+    trial.set_user_attr("stop_reason", (
+        f"stopped early by the fit at iteration {int(stopped)}: {cfg.patience} snapshots in a row not within "
+        f"{cfg.val_tol:.0%} of its lowest held-out L1" if early else None))
     logger.info("trial %d done in %.1f s: best held-out L1 %.4g at iteration %d", trial.number, result.seconds,
                 best["val_l1"], best["iteration"])
     return best["val_l1"]

@@ -6,16 +6,24 @@ A sweep is a TOML file (``sweeps/*.toml``)::
     sampler = "grid"                  # grid | random | tpe
     seed = 0                          # seeds the sampler and the held-out pixels
     trials = 12                       # random and tpe only
+    time_budget = 3600                # optional: wall seconds; no trial starts once they are spent
+    poni = "beamline.poni"            # optional: a pyFAI calibration (relative to this file; or --poni)
     [config]                          # FitConfig fields shared by every trial
-    num_iter = 3000
-    snapshot_every = 600
+    num_iter = 1000
+    snapshot_every = 25
     [params]                          # FitConfig fields that vary
     lr = [1e-4, 1e-3, 1e-2, 0.05, 0.1]          # a list: grid axis / categorical choices
     reg_noise_std = {low = 0.001, high = 0.3, log = true}   # a range (random, tpe)
     seed = [0]                                  # the fit seed is part of every trial
+    [prune]                           # successive halving on the snapshots' held-out L1 (default)
+    pruner = "halving"                # halving | hyperband | none
+    min_resource = 100                # iterations before the first cut (default: num_iter / factor**2)
+    reduction_factor = 3              # keep the best 1/3 at every rung
 
 Options given on the command line (``--iters``, ``--lr``, ...) win over the file's ``[config]``,
 which wins over the preset. Without a ``seed`` parameter every trial uses the config's seed.
+A sweep's trials are budgeted in iterations: they do not inherit a preset's ``time_limit`` (the
+default preset's 840 s), and a ``time_limit`` in ``[config]`` is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import itertools
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +41,18 @@ import numpy as np
 from ..config import PRESETS, FitConfig
 from ..errors import DipHealError
 
-__all__ = ["SweepSpec", "SAMPLERS", "SWEEPS_DIR", "default_sweep_path", "load_sweep", "parse_sweep",
-           "with_overrides", "resolve_config", "format_value"]
+__all__ = ["SweepSpec", "SAMPLERS", "SWEEPS_DIR", "PRUNERS", "default_sweep_path", "load_sweep", "parse_sweep",
+           "with_overrides", "resolve_config", "resolve_prune", "format_value"]
 
 SAMPLERS = ("grid", "random", "tpe")
 #: The shipped sweep files (package data; the source tree's ``sweeps/`` links to them).
 SWEEPS_DIR = Path(__file__).resolve().parent.parent / "data" / "sweeps"
 _DEFAULT_FILES = {"grid": "mve385-grid.toml", "random": "random.toml", "tpe": "tpe.toml"}
-_TOP_KEYS = {"description", "sampler", "seed", "trials", "config", "params"}
+_TOP_KEYS = {"description", "sampler", "seed", "trials", "config", "params", "prune", "time_budget", "poni"}
+#: ``[prune] pruner`` values: Optuna's asynchronous successive halving, Hyperband, or none.
+PRUNERS = ("halving", "hyperband", "none")
+_PRUNE_KEYS = {"pruner", "min_resource", "reduction_factor"}
+_DEFAULT_PRUNE: dict[str, Any] = {"pruner": "halving", "min_resource": None, "reduction_factor": 3}
 _RANGE_KEYS = {"low", "high", "log"}
 
 
@@ -63,6 +75,15 @@ class SweepSpec:
     seed : int
         Seeds the sampler and the held-out pixels.
     description : str
+    prune : dict
+        ``pruner`` (one of :data:`PRUNERS`), ``min_resource`` (iterations before the first
+        cut; None until :func:`resolve_prune` sets it from the config) and ``reduction_factor``.
+    time_budget : float or None
+        Sweep-wide wall-time budget in seconds: no trial starts once it is spent (a started
+        trial runs to its end). Not part of the sweep's identity: a resumed sweep may change it.
+    poni : str or None
+        A pyFAI calibration of the detector (``poni = "..."``, relative to the TOML file): the beam
+        centre, 2theta and chi of every trial's polar inputs and azimuthal model.
     """
 
     name: str
@@ -72,6 +93,9 @@ class SweepSpec:
     trials: int | None = None
     seed: int = 0
     description: str = ""
+    prune: dict[str, Any] = field(default_factory=lambda: dict(_DEFAULT_PRUNE))
+    time_budget: float | None = None
+    poni: str | None = None
 
     def n_points(self) -> int:
         """Points of a grid (product of its axes) or trials of a random/TPE sweep."""
@@ -98,8 +122,17 @@ class SweepSpec:
         return {n: list(p["choices"]) for n, p in self.params.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sampler": self.sampler, "params": self.params, "config": self.config,
-                "trials": self.trials, "seed": self.seed, "description": self.description}
+        """The sweep's identity (``time_budget`` left out: it may change between runs)."""
+        out = {"name": self.name, "sampler": self.sampler, "params": self.params, "config": self.config,
+               "trials": self.trials, "seed": self.seed, "description": self.description, "prune": self.prune}
+        if self.poni is not None:
+            out["poni"] = self.poni
+        return out
+
+    @property
+    def pruned(self) -> bool:
+        """Whether trials are pruned (``[prune] pruner`` is not ``"none"``)."""
+        return self.prune.get("pruner", "none") != "none"
 
 
 def _draw(p: dict[str, Any], rng: np.random.Generator) -> Any:
@@ -155,7 +188,10 @@ def load_sweep(path: str | os.PathLike) -> SweepSpec:
         data = tomllib.loads(p.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DipHealError(f"{p}: not valid TOML ({exc}); expected a sweep file like sweeps/mve385-grid.toml") from None
-    return parse_sweep(data, name=p.stem, where=str(p))
+    spec = parse_sweep(data, name=p.stem, where=str(p))
+    if spec.poni is not None and not Path(spec.poni).is_absolute():
+        spec = replace(spec, poni=str((p.parent / spec.poni).resolve()))
+    return spec
 
 
 def parse_sweep(data: dict[str, Any], *, name: str = "sweep", where: str = "sweep") -> SweepSpec:
@@ -199,10 +235,51 @@ def parse_sweep(data: dict[str, Any], *, name: str = "sweep", where: str = "swee
     params: dict[str, dict[str, Any]] = {}
     for key, value in raw_params.items():
         params[key] = _parse_param(key, value, base, where)
+    if "time_limit" in config:
+        raise DipHealError(
+            f"{where} [config]: time_limit = {config['time_limit']!r}; a sweep's trials are budgeted in iterations "
+            "(expected num_iter and snapshot_every only); remove it, and set a sweep-wide wall budget with "
+            "time_budget = SECONDS (or --time-budget)"
+        )
     desc = data.get("description", "")
     spec = SweepSpec(name=name, sampler=sampler, params=params, config=dict(config), trials=trials, seed=seed,
-                     description=str(desc))
+                     description=str(desc), prune=_parse_prune(data.get("prune", {}), where),
+                     time_budget=_parse_time_budget(data.get("time_budget"), where))
+    poni = data.get("poni")
+    if poni is not None:
+        if not isinstance(poni, str) or not poni:
+            raise DipHealError(f"{where}: poni = {poni!r}; expected the path of a .poni file (a string)")
+        spec = replace(spec, poni=poni)
     return _check_sampler(spec, where)
+
+
+def _parse_prune(table: Any, where: str) -> dict[str, Any]:
+    """The ``[prune]`` table, checked, with the defaults filled in."""
+    if not isinstance(table, dict):
+        raise DipHealError(f"{where}: prune must be a table ([prune] pruner = ..., min_resource = ..., "
+                           f"reduction_factor = ...), got {table!r}")
+    extra = sorted(set(table) - _PRUNE_KEYS)
+    if extra:
+        raise DipHealError(f"{where} [prune]: unknown key(s) {', '.join(extra)}; expected some of "
+                           f"{', '.join(sorted(_PRUNE_KEYS))}")
+    out = {**_DEFAULT_PRUNE, **table}
+    if out["pruner"] not in PRUNERS:
+        raise DipHealError(f"{where} [prune]: pruner = {out['pruner']!r}; expected one of {', '.join(PRUNERS)}")
+    m = out["min_resource"]
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+        raise DipHealError(f"{where} [prune]: min_resource = {m!r}; expected iterations, an integer >= 1")
+    f = out["reduction_factor"]
+    if isinstance(f, bool) or not isinstance(f, int) or f < 2:
+        raise DipHealError(f"{where} [prune]: reduction_factor = {f!r}; expected an integer >= 2")
+    return out
+
+
+def _parse_time_budget(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise DipHealError(f"{where}: time_budget = {value!r}; expected seconds > 0 (or no time_budget)")
+    return float(value)
 
 
 def _parse_param(key: str, value: Any, base: FitConfig, where: str) -> dict[str, Any]:
@@ -275,8 +352,44 @@ def with_overrides(spec: SweepSpec, sampler: str | None = None, trials: int | No
     if new_sampler != "grid" and new_trials is None:
         new_trials = spec.n_points() if spec.sampler == "grid" else None
     out = SweepSpec(name=spec.name, sampler=new_sampler, params=spec.params, config=spec.config,
-                    trials=new_trials, seed=spec.seed, description=spec.description)
+                    trials=new_trials, seed=spec.seed, description=spec.description, prune=spec.prune,
+                    time_budget=spec.time_budget, poni=spec.poni)
     return _check_sampler(out, spec.name)
+
+
+def resolve_prune(spec: SweepSpec, config: FitConfig, prune: bool = True,
+                  time_budget: float | None = None) -> SweepSpec:
+    """The sweep with its pruning settled for ``config`` (and the command line's ``--no-prune``
+    and ``--time-budget`` applied).
+
+    ``min_resource`` left unset becomes ``num_iter / reduction_factor**2`` rounded up to a
+    multiple of ``snapshot_every`` (at least one snapshot): with the default factor 3, a third of
+    the trials pass the first rung at a ninth of the budget.
+
+    Raises
+    ------
+    DipHealError
+        ``min_resource`` not below ``num_iter`` (no trial could be cut).
+    """
+    p = dict(spec.prune)
+    if not prune:
+        p = {"pruner": "none", "min_resource": None, "reduction_factor": p["reduction_factor"]}
+    elif p["pruner"] != "none":
+        every, n = config.snapshot_every, config.num_iter
+        if p["min_resource"] is None:
+            want = n / p["reduction_factor"] ** 2
+            p["min_resource"] = int(min(max(every, math.ceil(want / every) * every), n))
+        if p["min_resource"] >= n:
+            raise DipHealError(
+                f"{spec.name} [prune]: min_resource = {p['min_resource']} iterations is not below num_iter = {n}; "
+                "expected a first rung before the end of a trial; lower min_resource or run with --no-prune"
+            )
+    budget = time_budget if time_budget is not None else spec.time_budget
+    if budget is not None and not budget > 0:
+        raise DipHealError(f"--time-budget {budget!r}; expected seconds > 0")
+    return SweepSpec(name=spec.name, sampler=spec.sampler, params=spec.params, config=spec.config,
+                     trials=spec.trials, seed=spec.seed, description=spec.description, prune=p, time_budget=budget,
+                     poni=spec.poni)
 
 
 def resolve_config(base: FitConfig, spec: SweepSpec, overrides: dict[str, Any] | None = None) -> FitConfig:
@@ -286,7 +399,13 @@ def resolve_config(base: FitConfig, spec: SweepSpec, overrides: dict[str, Any] |
     The command line's options are ``overrides`` when given; otherwise the fields of ``base``
     that differ from its preset (so an option given with the preset's own value cannot be told
     apart and the sweep file's value is used). ``holdout_fraction`` is set to 0.03 when it is 0
-    (a sweep needs held-out pixels).
+    (a sweep needs held-out pixels). ``time_limit`` is 0: trials are budgeted in iterations
+    (see :func:`resolve_prune` for the sweep-wide wall budget).
+
+    Raises
+    ------
+    DipHealError
+        A ``time_limit`` given on the command line.
     """
     name = getattr(base, "preset_name", None)
     preset = FitConfig.preset(name) if isinstance(name, str) and name in PRESETS else FitConfig()
@@ -294,7 +413,12 @@ def resolve_config(base: FitConfig, spec: SweepSpec, overrides: dict[str, Any] |
     user = {k: v for k, v in base.to_dict().items() if json.loads(json.dumps(v)) != ref[k]}
     if overrides:
         user.update(overrides)
-    cfg = preset.replace(**spec.config).replace(**user)
+    if user.get("time_limit"):
+        raise DipHealError(
+            f"--time-limit {user['time_limit']:g} applies to one fit; a sweep's trials are budgeted in iterations "
+            "(expected --iters); drop --time-limit, and use --time-budget SECONDS for a sweep-wide wall budget"
+        )
+    cfg = preset.replace(**spec.config).replace(**user).replace(time_limit=0.0)
     if cfg.holdout_fraction <= 0:
         cfg = cfg.replace(holdout_fraction=0.03)
     return cfg

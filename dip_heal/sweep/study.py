@@ -8,18 +8,43 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import DipHealError
 from .spec import SweepSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["create_or_join", "queue_missing", "fail_stale", "requeue_interrupted"]
+__all__ = ["create_or_join", "make_pruner", "queue_missing", "fail_stale", "requeue_interrupted", "METRIC_NAME"]
 
 logger = logging.getLogger(__name__)
 
 _ATTR = "dip_heal"  # study user attr holding the sweep's fingerprint
 _ATTR_QUEUED = "dip_heal_queued"  # study user attr set once every point is queued
+#: The objective's name (optuna-dashboard shows it instead of "Objective 0").
+METRIC_NAME = "held-out L1"
+
+
+def make_pruner(spec: SweepSpec, num_iter: int) -> "optuna.pruners.BasePruner":
+    """The sweep's pruner: Optuna's asynchronous successive halving (ASHA), Hyperband, or none.
+
+    Both decide at a trial's reported held-out L1 (one report per snapshot, the step being the
+    iteration) against the values the other trials reported at the same rung, so they need no
+    trial to wait for another: queued grid points, several workers and resumed sweeps keep
+    working. ``min_resource`` is the first rung in iterations; ``reduction_factor`` the share
+    (1/factor) kept at every rung; Hyperband's largest budget is ``num_iter``.
+    """
+    import optuna
+
+    p = spec.prune
+    if p.get("pruner", "none") == "none":
+        return optuna.pruners.NopPruner()
+    if p["pruner"] == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=int(p["min_resource"]), max_resource=int(num_iter),
+                                              reduction_factor=int(p["reduction_factor"]))
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=int(p["min_resource"]),
+                                                  reduction_factor=int(p["reduction_factor"]))
 
 
 def _make_sampler(spec: SweepSpec, n_existing: int) -> "optuna.samplers.BaseSampler":
@@ -36,21 +61,34 @@ def _make_sampler(spec: SweepSpec, n_existing: int) -> "optuna.samplers.BaseSamp
                                           n_startup_trials=min(10, max(2, (spec.trials or 10) // 3)))
 
 
-def create_or_join(storage: Any, name: str, spec: SweepSpec, fingerprint: dict[str, Any]) -> "optuna.Study":
+def create_or_join(storage: Any, name: str, spec: SweepSpec, fingerprint: dict[str, Any],
+                   num_iter: int | None = None) -> "optuna.Study":
+    """Create the sweep's study and queue its points, or join it (checking it holds the same sweep).
+
+    With pruning, a grid's points are queued in an order shuffled from the sweep's seed (each
+    keeps its index, ``point``): the pruner compares a trial with the ones before it, and file
+    order would run all the points of the first learning rate first.
+    """
     import optuna
 
+    pruner = make_pruner(spec, num_iter or 1)
     try:
         study = optuna.create_study(storage=storage, study_name=name, direction="minimize",
-                                    sampler=_make_sampler(spec, 0), pruner=optuna.pruners.NopPruner())
+                                    sampler=_make_sampler(spec, 0), pruner=pruner)
         created = True
     except optuna.exceptions.DuplicatedStudyError:
         n = len(optuna.load_study(study_name=name, storage=storage).trials)
-        study = optuna.load_study(study_name=name, storage=storage, sampler=_make_sampler(spec, n),
-                                  pruner=optuna.pruners.NopPruner())
+        study = optuna.load_study(study_name=name, storage=storage, sampler=_make_sampler(spec, n), pruner=pruner)
         created = False
     if created:
         study.set_user_attr(_ATTR, fingerprint)
-        _queue(study, spec, range(spec.n_points()) if spec.sampler != "tpe" else range(0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental since Optuna 3.2
+            study.set_metric_names([METRIC_NAME])
+        order = list(range(spec.n_points())) if spec.sampler != "tpe" else []
+        if spec.pruned and spec.sampler == "grid":
+            order = [int(i) for i in np.random.default_rng(spec.seed).permutation(len(order))]
+        _queue(study, spec, order)
         study.set_user_attr(_ATTR_QUEUED, True)
         logger.info("created study %r (%d points queued)", name, spec.n_points() if spec.sampler != "tpe" else 0)
         return study

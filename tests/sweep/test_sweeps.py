@@ -43,6 +43,7 @@ channels = 8
 num_iter = {num_iter}
 snapshot_every = {every}
 holdout_fraction = 0.05
+{extra}
 [params]
 lr = {lrs}
 reg_noise_std = [0.0, 0.03]
@@ -63,8 +64,8 @@ def write_frame(path: Path, seed: int = 1) -> tuple[Path, np.ndarray]:
     return path, heal
 
 
-def write_sweep(path: Path, *, num_iter: int = 6, every: int = 3, lrs: str = "[1e-3, 1e-2]") -> Path:
-    path.write_text(TINY_GRID.format(num_iter=num_iter, every=every, lrs=lrs))
+def write_sweep(path: Path, *, num_iter: int = 6, every: int = 3, lrs: str = "[1e-3, 1e-2]", extra: str = "") -> Path:
+    path.write_text(TINY_GRID.format(num_iter=num_iter, every=every, lrs=lrs, extra=extra))
     return path
 
 
@@ -75,10 +76,23 @@ def trials_of(run: Path) -> list:
     return optuna.load_study(study_name=rec["study"], storage=rec["storage"]).get_trials(deepcopy=False)
 
 
+def decided(trials: list) -> list:
+    """Trials that decided a point: complete, or pruned by the pruner (not a surplus/duplicate trial)."""
+    return [t for t in trials if t.state.name in ("COMPLETE", "PRUNED") and t.user_attrs.get("duplicate_of") is None]
+
+
 def assert_each_point_once(trials: list, n_points: int) -> None:
-    complete = [t for t in trials if t.state.name == "COMPLETE"]
-    points = sorted(t.user_attrs["point"] for t in complete)
+    """Every point decided exactly once (complete or pruned), a pruned one saying where and why."""
+    points = sorted(t.user_attrs["point"] for t in decided(trials))
     assert points == list(range(n_points)), points
+    for t in decided(trials):
+        last = max(s["iteration"] for s in t.user_attrs["snapshots"])
+        if t.state.name == "PRUNED":
+            assert t.user_attrs["stopped_at"] == last < t.user_attrs["config"]["num_iter"]
+            assert t.user_attrs["stop_reason"].startswith(f"pruned at iteration {last}: held-out L1 ")
+            assert t.user_attrs["best_val_l1"] == min(s["val_l1"] for s in t.user_attrs["snapshots"])
+        else:
+            assert t.user_attrs["stopped_at"] is None or t.user_attrs["stopped_at"] == last
 
 
 # ------------------------------------------------------------------------------ sweep files
@@ -180,8 +194,8 @@ def test_grid_runs_each_point_once_and_reproduces_with_its_seed(tiny, tmp_path):
 
     frame, sweep, heal = tiny
     run = tmp_path / "run"
-    summary = run_sweep(frame, run, sweep_file=sweep)
-    assert summary.n_complete == summary.n_points == 4
+    summary = run_sweep(frame, run, sweep_file=sweep, prune=False)
+    assert summary.n_complete == summary.n_points == 4 and summary.n_pruned == 0
     trials = trials_of(run)
     assert_each_point_once(trials, 4)
     assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 4
@@ -210,7 +224,7 @@ def test_grid_runs_each_point_once_and_reproduces_with_its_seed(tiny, tmp_path):
     assert hold.any() and not (hold & heal).any()
     np.testing.assert_array_equal(stored[hold], counts[hold].astype(np.float32))
     # running the same command again runs nothing
-    again_summary = run_sweep(frame, run, sweep_file=sweep)
+    again_summary = run_sweep(frame, run, sweep_file=sweep, prune=False)
     assert len(trials_of(run)) == 4 and again_summary.n_complete == 4
 
 
@@ -237,7 +251,7 @@ def test_random_sweep_runs_its_drawn_points(tmp_path):
         lr = {low = 1e-3, high = 1e-2, log = true}
         seed = {low = 0, high = 99}
     """))
-    summary = run_sweep(frame, tmp_path / "run", base_config=TINY, sweep_file=sweep)
+    summary = run_sweep(frame, tmp_path / "run", base_config=TINY, sweep_file=sweep, prune=False)
     assert summary.n_complete == 2
     trials = trials_of(tmp_path / "run")
     from dip_heal.sweeps import load_sweep as ls
@@ -252,7 +266,8 @@ def test_tpe_sweep_completes_its_trials(tmp_path):
     sweep = tmp_path / "t.toml"
     sweep.write_text('sampler = "tpe"\ntrials = 2\n[params]\nlr = {low = 1e-3, high = 1e-1, log = true}\n')
     summary = run_sweep(frame, tmp_path / "run", base_config=TINY, sweep_file=sweep)
-    assert summary.n_complete == 2 and summary.best_trial is not None
+    # pruning on (the default): the first trial always completes, the second completes or is pruned
+    assert summary.n_complete + summary.n_pruned == 2 and summary.best_trial is not None
 
 
 def test_ctrl_c_then_rerun_completes_each_point_once(tiny, tmp_path, monkeypatch):
@@ -278,16 +293,17 @@ def test_ctrl_c_then_rerun_completes_each_point_once(tiny, tmp_path, monkeypatch
     monkeypatch.setattr(fit_mod, "fit", real_fit)
     trials = trials_of(run)
     interrupted = [t for t in trials if t.state.name == "FAIL"]
-    assert len(interrupted) == 1 and sum(t.state.name == "COMPLETE" for t in trials) == 1
+    assert len(interrupted) == 1 and len(decided(trials)) == 1
 
     run_sweep(frame, run, sweep_file=sweep)
     trials = trials_of(run)
     assert_each_point_once(trials, 4)
     retried = [t for t in trials if t.user_attrs.get("retry_of") == interrupted[0].number]
-    assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
+    assert len(retried) == 1 and retried[0].state.name in ("COMPLETE", "PRUNED")
     assert retried[0].params == interrupted[0].params
-    # the retry records only its own snapshots
-    assert [s["iteration"] for s in retried[0].user_attrs["snapshots"]] == [0, 3, 6]
+    # the retry records only its own snapshots (up to where it was pruned, if it was)
+    its = [s["iteration"] for s in retried[0].user_attrs["snapshots"]]
+    assert its == [0, 3, 6][:len(its)] and len(its) >= 2
 
 
 _WORKER = """
@@ -316,7 +332,8 @@ def _worker(tmp: Path, frame: Path, out: Path, sweep: Path, storage: str = "", s
 
 def test_sigkill_mid_trial_then_rerun_runs_each_point_once(tmp_path):
     frame, _ = write_frame(tmp_path / "frame.npy")
-    sweep = write_sweep(tmp_path / "s.toml", num_iter=40, every=20, lrs="[1e-3, 1e-2, 5e-2]")
+    # the network's own held-out L1 (no blend: a tiny net's blend may weigh the fills only, tying every trial)
+    sweep = write_sweep(tmp_path / "s.toml", num_iter=40, every=20, lrs="[1e-3, 1e-2, 5e-2]", extra="blend = false")
     run = tmp_path / "run"
     proc = _worker(tmp_path, frame, run, sweep)
     killed = None
@@ -354,8 +371,9 @@ def test_sigkill_mid_trial_then_rerun_runs_each_point_once(tmp_path):
     dead = next(t for t in trials if t.number == killed)
     assert dead.state.name == "FAIL"
     retry = [t for t in trials if t.user_attrs.get("retry_of") == killed]
-    assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
+    assert len(retry) == 1 and retry[0].state.name in ("COMPLETE", "PRUNED")
     assert retry[0].user_attrs["point"] == dead.user_attrs["point"]
+    assert any(t.state.name == "PRUNED" for t in decided(trials))  # the sweep pruned (pruning is the default)
     assert dead.params.items() <= retry[0].params.items()  # the killed trial may have died mid-suggest
 
 
@@ -365,7 +383,8 @@ def test_two_workers_share_a_postgres_study_and_cover_the_grid_once(tmp_path):
     if not url:
         pytest.skip("DIP_HEAL_TEST_POSTGRES_URL is not set (start a server with .ci/postgres.sh)")
     frame, _ = write_frame(tmp_path / "frame.npy")
-    sweep = write_sweep(tmp_path / "s.toml", num_iter=20, every=10, lrs="[1e-3, 3e-3, 1e-2, 5e-2]")
+    sweep = write_sweep(tmp_path / "s.toml", num_iter=20, every=10, lrs="[1e-3, 3e-3, 1e-2, 5e-2]",
+                        extra="blend = false")
     study = f"test-{uuid.uuid4().hex[:12]}"
     ready = [str(tmp_path / "ready-a"), str(tmp_path / "ready-b")]
     procs = [_worker(tmp_path, frame, tmp_path / f"run{i}", sweep, url, study, ready[i], ",".join(ready))
@@ -387,8 +406,10 @@ def test_two_workers_share_a_postgres_study_and_cover_the_grid_once(tmp_path):
     assert_each_point_once(trials, 8)
     ran_here = [len(list((tmp_path / f"run{i}" / "artifacts").iterdir())) for i in range(2)]
     assert all(n > 0 for n in ran_here), ran_here  # both workers ran trials
-    # 8 points x 3 snapshots (iterations 0, 2, 4) x (npy, png): nothing ran twice
-    assert sum(ran_here) == 8 * 3 * 2
+    # every decided trial's snapshots (iterations 0, 10, 20; a pruned one's up to 10) x (npy, png): nothing ran
+    # twice, and what a failed or duplicate trial might have left is gone
+    assert sum(ran_here) == 2 * sum(len(t.user_attrs["snapshots"]) for t in decided(trials))
+    assert any(t.state.name == "PRUNED" for t in decided(trials))
 
 
 # ------------------------------------------------------------------------------ run folders
@@ -397,10 +418,13 @@ def test_resuming_with_other_options_is_refused(tiny, tmp_path):
     run = tmp_path / "run"
     per_scale = TINY.replace(channels=(8, 8))  # a tuple field, stored as a JSON list
     first = run_sweep(frame, run, base_config=per_scale, sweep_file=sweep, max_trials=1)
-    assert first.n_complete == 1
+    assert first.n_complete + first.n_pruned == 1
     with pytest.raises(DipHealError, match="holds another sweep"):
         run_sweep(frame, run, base_config=TINY.replace(num_iter=9), sweep_file=sweep)
-    assert run_sweep(frame, run, base_config=per_scale, sweep_file=sweep, max_trials=1).n_complete == 2
+    second = run_sweep(frame, run, base_config=per_scale, sweep_file=sweep, max_trials=1)
+    assert second.n_complete + second.n_pruned == 2
+    with pytest.raises(DipHealError, match="holds another sweep"):  # pruning is part of the sweep
+        run_sweep(frame, run, base_config=per_scale, sweep_file=sweep, prune=False)
     with pytest.raises(DipHealError, match="holds another sweep"):
         run_sweep(frame, tmp_path / "other", base_config=TINY.replace(num_iter=9), sweep_file=sweep,
                   storage=f"sqlite:///{run / 'study.db'}", study_name="tiny-frame")
