@@ -23,13 +23,21 @@ from ..errors import DipHealError, NothingToHeal
 from ..frame import atomic_path, check_mask_shape, composite_native
 from .model_dir import BlindModel, default_model_dir, load_model
 from .prefill import model_inputs
+from .infer import inference_fn
 from .previews import Previews
-from .tiling import predict_tiled
+from .tiling import predict_holes, predict_tiled
 from .crops import log_denormalise, log_normalise
 
-__all__ = ["predict", "heal_with_model", "bulk", "BulkSummary", "check_frame_shape", "frame_heal_mask"]
+__all__ = ["predict", "heal_with_model", "bulk", "heal_one", "BulkSummary", "FrameResult", "check_frame_shape",
+           "frame_heal_mask", "heal_mask_path", "CONTEXT", "DTYPES"]
 
 logger = logging.getLogger(__name__)
+
+#: Default context (pixels) kept around each hole when the network runs on the holes only.
+CONTEXT = 32
+
+#: Network precisions :func:`predict` accepts.
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def check_frame_shape(model: BlindModel, shape: tuple[int, int]) -> None:
@@ -58,6 +66,8 @@ def predict(
     known: np.ndarray | None = None,
     device: str | torch.device | None = None,
     batch: int = 8,
+    context: int | None = CONTEXT,
+    dtype: str = "float32",
 ) -> np.ndarray:
     """The network's healed frame, in the image's units, with measured pixels unchanged.
 
@@ -75,6 +85,13 @@ def predict(
         Default CPU (``auto`` picks CUDA when available).
     batch : int
         Tiles per network call.
+    context : int or None
+        Run the network only on rectangles around the holes with this many pixels of context
+        (:func:`dip_heal.blind.tiling.predict_holes`); None: over the whole frame
+        (:func:`dip_heal.blind.tiling.predict_tiled`). Frames that fit in one tile are always run
+        whole.
+    dtype : {'float32', 'bfloat16'}
+        Precision of the network (float32 is bit-identical to the plain forward pass).
 
     Returns
     -------
@@ -102,15 +119,18 @@ def predict(
     y, scale = log_normalise(data, known)
     x_np = model_inputs(y, ~known, model.inputs)
     dev = torch.device("cpu") if device is None else pick_device(device, mps=False)
+    if dtype not in DTYPES:
+        raise DipHealError(f"dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
     net = model.net.to(dev).eval()
     size, overlap = model.tile
     x = torch.from_numpy(x_np).to(dev)
-
-    def run(t: torch.Tensor) -> torch.Tensor:
-        return net(t) + t[:, :1] if model.residual else net(t)
-
+    run = inference_fn(net, residual=model.residual, dtype=DTYPES[dtype])
     with torch.inference_mode():
-        out = predict_tiled(run, x, tile=size, overlap=overlap, batch=batch, out_channels=1)
+        if context is None:
+            out = predict_tiled(run, x, tile=size, overlap=overlap, batch=batch, out_channels=1)
+        else:
+            out = predict_holes(run, x, heal, context=context, tile=size, overlap=overlap, batch=batch,
+                                out_channels=1)
     pred = log_denormalise(out[0].float().cpu().numpy(), scale)
     healed = np.where(heal, pred, data).astype(np.float32)
     return healed
@@ -128,11 +148,15 @@ def heal_with_model(
     model_dir: str | os.PathLike | None = None,
     device: str | None = None,
     batch: int = 8,
+    known: np.ndarray | None = None,
+    context: int | None = CONTEXT,
+    dtype: str = "float32",
 ) -> np.ndarray:
     """Heal one frame with a trained model: the ``blind`` method of the healing registry.
 
     ``heal(image, heal_mask, model_dir=...) -> (M, N) float32`` like every method in
-    :mod:`dip_heal.methods`; ``model_dir`` defaults to the shipped model.
+    :mod:`dip_heal.methods`; ``model_dir`` defaults to the shipped model; ``known``, ``context``
+    and ``dtype`` are passed to :func:`predict`.
 
     Examples
     --------
@@ -143,7 +167,7 @@ def heal_with_model(
     """
     path = Path(model_dir) if model_dir is not None else default_model_dir()
     model = _cached_model(str(path.resolve()))
-    return predict(model, image, heal_mask, device=device, batch=batch)
+    return predict(model, image, heal_mask, known=known, device=device, batch=batch, context=context, dtype=dtype)
 
 
 def frame_heal_mask(frame: Any, spec: Any = None) -> np.ndarray:
@@ -233,6 +257,183 @@ def _guess_output(path: Path, out_dir: Path, suffix: str) -> list[Path]:
     return [out_dir / f"{stem}{ext}" for ext in exts]
 
 
+@dataclass
+class FrameResult:
+    """Outcome of healing one frame (:func:`heal_one`), the result of one bulk task.
+
+    Attributes
+    ----------
+    input : str
+        The input as given.
+    status : {'written', 'nothing', 'skipped', 'failed'}
+        Healed and written; nothing to heal (copied through); already done; failed.
+    output : str or None
+        The output file (when written or done).
+    reason : str
+        One line saying why it failed (empty otherwise).
+    """
+
+    input: str
+    status: str
+    output: str | None = None
+    reason: str = ""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_done(path: Path, out: Path, suffix: str) -> Path | None:
+    """The output of ``path`` when it is complete: the frame, its heal mask and (NPY) its provenance file."""
+    for guess in _guess_output(path, out, suffix):
+        if guess.exists() and heal_mask_path(guess).exists():
+            if guess.suffix == ".npy" and not guess.with_name(guess.name + ".provenance.json").exists():
+                continue
+            return guess
+    return None
+
+
+def _leftovers(path: Path, out: Path, suffix: str) -> list[Path]:
+    """Temporary files an interrupted write of ``path``'s outputs left in ``out`` (``atomic_path`` names)."""
+    found = []
+    for guess in _guess_output(path, out, suffix):
+        for final in (guess, heal_mask_path(guess), guess.with_name(guess.name + ".provenance.json")):
+            found += [p for p in out.glob(f".{glob_escape(final.name)}.*") if p.is_file()]
+    return found
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped."""
+    import glob
+
+    return glob.escape(name)
+
+
+def _method_label(method: Any, model: BlindModel | None) -> str:
+    if model is not None:  # the label bulk has always written for the blind model
+        return f"blind model {model.card.get('name') or (model.path.name if model.path else 'shipped')}"
+    if callable(method):
+        return str(getattr(method, "__name__", "custom method"))
+    return str(method)
+
+
+def _blind_model_dir(method: Any, model_dir: str | os.PathLike | None) -> Path | None:
+    """The model folder of a blind method (``blind`` with ``model_dir``, or ``blind:DIR``); None for others."""
+    if callable(method):
+        return None
+    base, sep, arg = str(method).strip().partition(":")
+    if base != "blind":
+        return None
+    path = Path(arg) if sep and arg else (Path(model_dir) if model_dir is not None else default_model_dir())
+    return path.resolve()
+
+
+def heal_one(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    method: Any = "blind",
+    model_dir: str | os.PathLike | None = None,
+    mask_spec: Any = None,
+    batch: int = 8,
+    device: str | None = None,
+    suffix: str = "_healed",
+    overwrite: bool = False,
+    context: int | None = CONTEXT,
+    dtype: str = "float32",
+    threads: int | None = None,
+) -> FrameResult:
+    """Heal one frame into ``out_dir``: one task of :func:`bulk`, on this process or a Dask worker.
+
+    The heal mask is written first (``NAME_healed.heal_mask.npy``), then the healed frame, each
+    under a temporary name renamed into place; the frame is done when both are there (and, for
+    NPY outputs, the provenance file written after the frame). Running it again on a done
+    frame changes nothing; running it again on a frame whose earlier run was killed writes the
+    same pixels again. Errors about the frame come back as a one-line reason, not an exception.
+
+    Parameters
+    ----------
+    path : path-like
+        The input frame.
+    out_dir : path-like
+        Output folder (exists).
+    method : str or callable
+        ``blind`` (``model_dir``, or ``blind:DIR``), another name of :mod:`dip_heal.methods`
+        (``telea``, ``pyfai``, ``dip``, ``dip:fast``, ...), or a function ``heal(image,
+        heal_mask) -> (M, N) float32``.
+    model_dir, mask_spec, batch, device, suffix, overwrite
+        As :func:`bulk`.
+    context, dtype
+        The blind model's :func:`predict` options.
+    threads : int, optional
+        Set torch's thread count first (Dask workers); default: leave it.
+
+    Returns
+    -------
+    FrameResult
+    """
+    return _heal_one(path, out_dir, method=method, model_dir=model_dir, mask_spec=mask_spec, batch=batch,
+                     device=device, suffix=suffix, overwrite=overwrite, context=context, dtype=dtype,
+                     threads=threads)[0]
+
+
+def _heal_one(path: str | os.PathLike, out_dir: str | os.PathLike, *, method: Any, model_dir: Any, mask_spec: Any,
+              batch: int, device: str | None, suffix: str, overwrite: bool, context: int | None, dtype: str,
+              threads: int | None = None, keep: bool = False) -> tuple[FrameResult, tuple[Any, ...] | None]:
+    """:func:`heal_one`, and with ``keep`` the frame, healed image and heal mask of a written frame (previews)."""
+    from ..io import read_image, write_image
+    from ..io.provenance import provenance
+
+    src, out = Path(path), Path(out_dir)
+    if threads is not None and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
+    if not overwrite:
+        done = _is_done(src, out, suffix)
+        if done is not None:
+            return FrameResult(str(path), "skipped", str(done)), None
+    try:
+        blind_dir = _blind_model_dir(method, model_dir)
+        model = _cached_model(str(blind_dir)) if blind_dir is not None else None
+        frame = read_image(src)
+        target = _output_for(src, frame, out, suffix)
+        heal = frame_heal_mask(frame, mask_spec)
+        mask_target = heal_mask_path(target)
+        if not heal.any():
+            with atomic_path(mask_target) as tmp:  # the record: nothing healed
+                np.save(tmp, heal, allow_pickle=False)
+            write_image(target, frame.raw, like=frame, provenance=provenance(_method_label(method, model), 0, mask_target))
+            return FrameResult(str(path), "nothing", str(target)), None
+        if model is not None:
+            healed = predict(model, frame.data, heal, known=frame.valid & ~heal, device=device, batch=batch,
+                             context=context, dtype=dtype)
+        else:
+            fill = method if callable(method) else _named_method(str(method), device)
+            healed = np.asarray(fill(frame.data, heal), dtype=np.float32)
+        native = composite_native(frame.raw, healed, heal)
+        # issue 20: provenance, and the heal mask beside the output (True = healed), written first
+        with atomic_path(mask_target) as tmp:
+            np.save(tmp, heal, allow_pickle=False)
+        prov = provenance(_method_label(method, model), int(heal.sum()), mask_target)
+        write_image(target, native, like=frame, provenance=prov, heal=heal)
+        return FrameResult(str(path), "written", str(target)), ((frame, healed, heal) if keep else None)
+    except (DipHealError, NothingToHeal, ValueError, OSError) as exc:
+        return FrameResult(str(path), "failed", None, _one_line(exc)), None
+
+
+def _named_method(name: str, device: str | None) -> Any:
+    """A registry method (:func:`dip_heal.methods.heal_method`), given ``device`` when it takes one."""
+    import functools
+    import inspect
+
+    from ..methods import heal_method
+
+    fn = heal_method(name)
+    if device is not None and "device" in inspect.signature(fn).parameters:
+        fn = functools.partial(fn, device=device)
+    return fn
+
+
 def bulk(
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -245,13 +446,28 @@ def bulk(
     suffix: str = "_healed",
     overwrite: bool = False,
     previews: bool = False,
+    method: Any = "blind",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    threads_per_worker: int = 1,
+    context: int | None = CONTEXT,
+    dtype: str = "float32",
+    timeout: float | None = None,
 ) -> BulkSummary:
-    """Heal many frames with a blind model and write each in its input's format.
+    """Heal many frames with one method and write each in its input's format.
 
-    Each frame gets its heal mask (:func:`frame_heal_mask`), is healed tiled and batched
-    (:func:`predict`), and is written with measured pixels bit-exact
-    (:func:`dip_heal.frame.composite_native`) as ``OUT/<stem><suffix>.<ext>``. Outputs that
-    already exist are skipped (resume); a frame that fails is logged and skipped.
+    Each frame gets its heal mask (:func:`frame_heal_mask`), is healed (the blind model tiled
+    over its holes and batched, :func:`predict`, or another method of :mod:`dip_heal.methods`),
+    and is written with measured pixels bit-exact (:func:`dip_heal.frame.composite_native`) as
+    ``OUT/<stem><suffix>.<ext>``, its heal mask beside it as ``OUT/<stem><suffix>.heal_mask.npy``
+    (True = healed) and named in its provenance. Frames already done are skipped (resume); a
+    frame that fails is reported with a one-line reason and skipped.
+
+    Frames are healed in this process, or, with ``workers`` or ``scheduler``, as one Dask task
+    each on a local cluster of ``workers`` processes or on an existing cluster: a frame is done
+    when its output is renamed into place, so a worker (or the whole run) killed midway loses
+    no finished frame, a task Dask runs again writes the same pixels, and a rerun skips what is
+    done. The results are the same as in one process.
 
     Parameters
     ----------
@@ -260,14 +476,14 @@ def bulk(
     out_dir : path-like
         Output folder (created).
     model_dir : path-like, optional
-        Trained model directory (default: the shipped model).
+        Trained model directory for ``method='blind'`` (default: the shipped model).
     mask_spec : MaskSpec or path-like, optional
         Mask spec applied to every frame; default automatic.
     batch : int
         Tiles per network call.
     device : str, optional
     progress : bool
-        tqdm progress bar over frames.
+        tqdm progress bar over frames, advancing as frames complete.
     suffix : str
         Appended to each input's stem.
     overwrite : bool
@@ -275,6 +491,24 @@ def bulk(
     previews : bool
         Also write ``OUT/previews/<stem>.png`` (before/after, healed pixels outlined) per healed
         frame and ``OUT/previews/summary.png`` (thumbnails) (:mod:`dip_heal.blind.previews`).
+    method : str or callable
+        ``blind`` (default), ``pyfai``, ``telea``, ``dip`` (slow) or any name of
+        :func:`dip_heal.methods.method_names` (with ``:ARG``), or a function ``heal(image,
+        heal_mask) -> (M, N) float32`` (picklable by cloudpickle for Dask).
+    workers : int, optional
+        Heal on a local Dask cluster (``LocalCluster`` on 127.0.0.1) of this many worker processes.
+    scheduler : str, optional
+        Heal on an existing Dask cluster, ``tcp://HOST:PORT``; its workers must see the same
+        input and output paths (and the model folder) and have dip-heal installed.
+    threads_per_worker : int
+        Threads (and torch threads) of each local worker; tasks on any cluster set torch's
+        thread count to it.
+    context : int or None
+        Blind model: pixels of context around each hole (None: tile the whole frame).
+    dtype : {'float32', 'bfloat16'}
+        Blind model: precision of the network.
+    timeout : float, optional
+        Dask: give up on the frames not done after this many seconds (reported as failed).
 
     Returns
     -------
@@ -283,11 +517,22 @@ def bulk(
     Raises
     ------
     DipHealError
-        A bad model directory or mask spec (before any frame is touched), or an output folder
-        that is a file.
+        A bad method, model directory or mask spec (before any frame is touched), an output
+        folder that is a file, both ``workers`` and ``scheduler``, or a scheduler that cannot be
+        reached.
     """
     t0 = time.perf_counter()
-    model = load_model(model_dir)
+    if workers is not None and scheduler is not None:
+        raise DipHealError(f"got --workers {workers} and --scheduler {scheduler}; expected one of them; "
+                           "use --workers N for a local cluster or --scheduler for an existing one")
+    if workers is not None and int(workers) < 1:
+        raise DipHealError(f"--workers {workers}; expected at least 1 worker process")
+    if dtype not in DTYPES:
+        raise DipHealError(f"dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    blind_dir = _blind_model_dir(method, model_dir)
+    model = load_model(blind_dir) if blind_dir is not None else None  # a bad model fails here, once
+    if model is None and not callable(method):
+        _named_method(str(method), None)  # an unknown method fails here, once
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DipHealError(f"output {out} is a file; expected a folder for the healed frames; choose another --out")
@@ -305,24 +550,65 @@ def bulk(
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     pictures = Previews(out) if previews else None  # issue 20
+    options = dict(method=method, model_dir=blind_dir, mask_spec=mask_spec, batch=batch, device=device,
+                   suffix=suffix, overwrite=overwrite, context=context, dtype=dtype)
     try:
-        summary = _heal_all(paths, out, model, mask_spec, batch=batch, device=device, progress=progress,
-                            suffix=suffix, overwrite=overwrite, previews=pictures)
+        _clean_leftovers(paths, out, suffix)  # of a run killed before
+        if workers is None and scheduler is None:
+            summary = _heal_here(paths, out, options, progress=progress, previews=pictures)
+        else:
+            summary = _heal_dask(paths, out, options, workers=workers, scheduler=scheduler,
+                                 threads=int(threads_per_worker), progress=progress, previews=pictures,
+                                 timeout=timeout)
+            _clean_leftovers(paths, out, suffix)  # of workers killed during this run
         if pictures is not None:
             pictures.finish()
     finally:
-        if created and not any(out.iterdir()):  # nothing written: leave no empty folder behind
+        if created and out.exists() and not any(out.iterdir()):  # nothing written: leave no empty folder
             out.rmdir()
     summary.seconds = time.perf_counter() - t0
     logger.debug("%s", summary.line())
     return summary
 
 
-def _heal_all(paths: list[Path], out: Path, model: BlindModel, mask_spec: Any, *, batch: int,
-              device: str | None, progress: bool, suffix: str, overwrite: bool,
-              previews: Previews | None = None) -> BulkSummary:
-    from ..io import read_image, write_image
+def _clean_leftovers(paths: list[Path], out: Path, suffix: str) -> None:
+    for path in paths:
+        for p in _leftovers(path, out, suffix):
+            logger.info("removing %s, left by an interrupted write", p)
+            p.unlink(missing_ok=True)
 
+
+def _record(summary: BulkSummary, res: FrameResult, *, fresh: bool = False) -> None:
+    """Add one frame's outcome to ``summary`` (``fresh``: a frame not done when the run began)."""
+    if res.status == "written" or (res.status == "skipped" and fresh):
+        summary.written.append(Path(res.output or ""))  # done by an earlier try of this run's task
+    elif res.status == "skipped":
+        summary.skipped.append(Path(res.input))
+    elif res.status == "nothing":
+        summary.nothing.append(res.input)
+    else:
+        logger.warning("%s skipped: %s", res.input, res.reason)
+        summary.failed.append((res.input, res.reason))
+
+
+def _add_preview(previews: Previews | None, res: FrameResult) -> None:
+    """A preview of a frame written by a worker, read back from the files it wrote."""
+    if previews is None or res.status != "written" or res.output is None:
+        return
+    from ..io import read_image
+
+    try:
+        frame = read_image(res.input)
+        healed = read_image(res.output).data
+        heal = np.load(heal_mask_path(Path(res.output)))
+        previews.add(_stem(Path(res.input)), frame, healed, heal)
+    except (DipHealError, ValueError, OSError) as exc:
+        logger.warning("%s: no preview (%s)", res.input, _one_line(exc))
+
+
+def _heal_here(paths: list[Path], out: Path, options: dict[str, Any], *, progress: bool,
+               previews: Previews | None) -> BulkSummary:
+    """Every frame in this process, in order."""
     summary = BulkSummary()
     it: Any = paths
     if progress:
@@ -330,33 +616,93 @@ def _heal_all(paths: list[Path], out: Path, model: BlindModel, mask_spec: Any, *
 
         it = tqdm(paths, desc="bulk", unit="frame")
     for path in it:
-        if not overwrite and any(p.exists() for p in _guess_output(path, out, suffix)):
-            summary.skipped.append(path)
-            continue
-        try:
-            frame = read_image(path)
-            target = _output_for(path, frame, out, suffix)
-            heal = frame_heal_mask(frame, mask_spec)
-            if not heal.any():
-                summary.nothing.append(str(path))
-                write_image(target, frame.raw, like=frame)
-                continue
-            healed = predict(model, frame.data, heal, known=frame.valid & ~heal, device=device, batch=batch)
-            native = composite_native(frame.raw, healed, heal)
-            # issue 20: provenance, and the heal mask beside the output (True = healed)
-            from ..io.provenance import provenance
-
-            mask_target = heal_mask_path(target)
-            with atomic_path(mask_target) as tmp:
-                np.save(tmp, heal, allow_pickle=False)
-            prov = provenance(f"blind model {model.card.get('name') or (model.path.name if model.path else 'shipped')}",
-                              int(heal.sum()), mask_target)
-            write_image(target, native, like=frame, provenance=prov, heal=heal)
-            summary.written.append(target)
-            if previews is not None:
-                previews.add(_stem(path), frame, healed, heal)
-        except (DipHealError, NothingToHeal, ValueError, OSError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            logger.warning("%s skipped: %s", path, msg)
-            summary.failed.append((str(path), msg))
+        res, arrays = _heal_one(path, out, keep=previews is not None, **options)
+        _record(summary, res)
+        if previews is not None and arrays is not None:
+            previews.add(_stem(path), *arrays)
     return summary
+
+
+def _heal_dask(paths: list[Path], out: Path, options: dict[str, Any], *, workers: int | None,
+               scheduler: str | None, threads: int, progress: bool, previews: Previews | None,
+               timeout: float | None) -> BulkSummary:
+    """Every frame not done yet as one Dask task, collected as they complete."""
+    summary = BulkSummary()
+    todo = []
+    for path in paths:  # what is done before the run is skipped here, without a task
+        done = None if options["overwrite"] else _is_done(path, out, options["suffix"])
+        if done is not None:
+            summary.skipped.append(path)
+        else:
+            todo.append(path)
+    if not todo:
+        return summary
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), initial=len(summary.skipped), desc="bulk", unit="frame")
+    order = {str(p.resolve()): i for i, p in enumerate(todo)}
+    results: dict[str, FrameResult] = {}
+    try:
+        with _dask_client(workers, scheduler, threads) as client:
+            from distributed import as_completed
+
+            futures = client.map(heal_one, [str(p.resolve()) for p in todo], out_dir=str(out.resolve()),
+                                 threads=threads, pure=False, **options)
+            by_key = {f.key: str(p.resolve()) for f, p in zip(futures, todo)}
+            try:
+                for fut in as_completed(futures, timeout=timeout):
+                    src = by_key[fut.key]
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a worker's failure is one frame's failure
+                        res = FrameResult(src, "failed", None, f"{type(exc).__name__}: {_one_line(exc)}")
+                    results[src] = res
+                    _add_preview(previews, res)
+                    if bar is not None:
+                        bar.update(1)
+            except TimeoutError:
+                for src in order:
+                    results.setdefault(src, FrameResult(src, "failed", None, f"not done after {timeout} s"))
+                client.cancel(futures)
+    finally:
+        if bar is not None:
+            bar.close()
+    for src in sorted(results, key=order.__getitem__):  # in input order, whatever order they finished in
+        _record(summary, results[src], fresh=True)
+    return summary
+
+
+class _dask_client:
+    """A ``distributed.Client`` on a new ``LocalCluster`` (``workers``) or an existing scheduler; closes what it made."""
+
+    def __init__(self, workers: int | None, scheduler: str | None, threads: int) -> None:
+        self.workers, self.scheduler, self.threads = workers, scheduler, threads
+        self.cluster: Any = None
+        self.client: Any = None
+
+    def __enter__(self) -> Any:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise DipHealError("--workers/--scheduler need dask distributed, which is not installed; "
+                               "pip install 'dask[distributed]' or drop the option") from None
+        if self.scheduler is not None:
+            try:
+                self.client = Client(self.scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise DipHealError(f"cannot reach the Dask scheduler at {self.scheduler} ({_one_line(exc)}); "
+                                   "expected a running scheduler (dask scheduler) with workers; check the "
+                                   "address or use --workers N for a local cluster") from None
+            return self.client
+        self.cluster = LocalCluster(n_workers=int(self.workers or 1), threads_per_worker=self.threads,
+                                    processes=True, host="127.0.0.1", dashboard_address=None)
+        self.client = Client(self.cluster)
+        return self.client
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
