@@ -1,7 +1,9 @@
 """Contact sheets of sweep snapshots: arrays in, matplotlib Figures out.
 
 One row per trial, one column per snapshot, all panels on one log scale with shared limits,
-each row labelled, the recommended snapshot of each row starred. Nothing here reads a run
+each row labelled, each row's lowest held-out L1 starred (blue frame), the sweep's recommended
+snapshot marked apart (a thicker orange frame, "recommended"), the healed pixels outlined in cyan
+and pruned rows dimmed. Nothing here reads a run
 folder (:func:`dip_heal.runs.write_sheet` does); matplotlib is imported inside the functions and
 only its object API is used (no pyplot, no display).
 """
@@ -17,7 +19,15 @@ from .errors import DipHealError
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["contact_sheet", "pages", "parse_zoom", "crop", "reduce_for_display"]
+__all__ = ["contact_sheet", "pages", "parse_zoom", "crop", "reduce_for_display", "reduce_mask",
+           "BEST_COLOUR", "RECOMMENDED_COLOUR", "OUTLINE_COLOUR"]
+
+BEST_COLOUR = "#1e90ff"
+"""Frame of each trial's lowest held-out L1 (starred)."""
+RECOMMENDED_COLOUR = "#ff8c00"
+"""Frame of the sweep's recommended snapshot."""
+OUTLINE_COLOUR = "cyan"
+"""Outline of the healed pixels (as in the previews)."""
 
 
 def parse_zoom(text: str | Sequence[float] | None, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -92,6 +102,24 @@ def reduce_for_display(image: np.ndarray, max_px: int = 256) -> np.ndarray:
     return np.expm1(v).astype(np.float32)
 
 
+def reduce_mask(mask: np.ndarray, max_px: int = 256) -> np.ndarray:
+    """A boolean mask reduced as :func:`reduce_for_display` reduces its image: a block is True
+    when any of its pixels is.
+
+    Examples
+    --------
+    >>> m = np.zeros((8, 6), bool); m[0, 0] = True
+    >>> reduce_mask(m, max_px=4).astype(int).tolist()
+    [[1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]
+    """
+    m = np.asarray(mask, dtype=bool)
+    f = int(np.ceil(max(m.shape) / max_px))
+    if f <= 1:
+        return m
+    ny, nx = (m.shape[0] // f) * f, (m.shape[1] // f) * f
+    return m[:ny, :nx].reshape(ny // f, f, nx // f, f).any(axis=(1, 3))
+
+
 def pages(n_rows: int, rows_per_page: int) -> list[range]:
     """Row ranges of each page.
 
@@ -112,6 +140,9 @@ def contact_sheet(
     col_labels: Sequence[str],
     panel_titles: Sequence[Sequence[str]] | None = None,
     starred: Sequence[int | None] | None = None,
+    recommended: tuple[int, int] | None = None,
+    outline: np.ndarray | None = None,
+    dimmed: Sequence[bool] | None = None,
     limits: tuple[float, float] | None = None,
     title: str | None = None,
     cmap: str = "magma",
@@ -119,7 +150,7 @@ def contact_sheet(
     label_inches: float = 1.8,
     dpi: int = 100,
 ) -> "Figure":
-    """A grid of log-scale images with row labels, column labels and starred panels.
+    """A grid of log-scale images with row labels, column labels, starred and recommended panels.
 
     Parameters
     ----------
@@ -133,7 +164,15 @@ def contact_sheet(
     panel_titles : list of list of str, optional
         A small title per panel (e.g. its held-out L1).
     starred : list of int or None, optional
-        Per row, the column to star (framed in cyan, title marked with a star).
+        Per row, the column to star (each trial's best: framed in :data:`BEST_COLOUR`, title
+        marked with a star).
+    recommended : tuple of int, optional
+        ``(row, column)`` of the sweep's recommended snapshot: a thicker frame in
+        :data:`RECOMMENDED_COLOUR`, its title marked "recommended".
+    outline : (M, N) ndarray of bool, optional
+        Healed pixels, in the panels' shape: their outline is drawn on every panel.
+    dimmed : list of bool, optional
+        Per row, draw it faded (a pruned trial).
     limits : tuple of float, optional
         Shared limits of ``log1p(I)``; default: the 0.5-99.8 percentiles over all panels.
     title : str, optional
@@ -172,13 +211,13 @@ def contact_sheet(
     aspect = first.shape[0] / max(first.shape[1], 1) if first is not None else 1.0
     pw = panel_inches
     ph = panel_inches * min(max(aspect, 0.4), 2.5)
-    head, title_h = 0.35, (0.4 if title else 0.0)
+    head, title_h = 0.35, (0.22 + 0.18 * (title.count("\n") + 1) if title else 0.0)
     row_h = ph + 0.22
     width = label_inches + n_cols * (pw + 0.08) + 0.1
     height = title_h + head + n_rows * row_h + 0.1
     fig = Figure(figsize=(width, height), dpi=dpi)
     if title:
-        fig.text(0.01, 1 - 0.25 / height, title, fontsize=10, weight="bold", va="center", ha="left")
+        fig.text(0.01, 1 - 0.08 / height, title, fontsize=10, weight="bold", va="top", ha="left", linespacing=1.3)
     for r, row in enumerate(panels):
         top = height - title_h - head - r * row_h
         y_ax = (top - ph) / height
@@ -191,20 +230,31 @@ def contact_sheet(
             ax.set_yticks([])
             img = row[c] if c < len(row) else None
             star = starred is not None and starred[r] == c
+            rec = recommended is not None and tuple(recommended) == (r, c)
+            dim = bool(dimmed is not None and dimmed[r])
             if img is None:
                 for s in ax.spines.values():
                     s.set_visible(False)
             else:
                 ax.imshow(log_scale(img, limits), cmap=cmap, vmin=0, vmax=1, interpolation="nearest",
-                          aspect="auto")
+                          aspect="auto", alpha=0.4 if dim else 1.0)
+                if outline is not None and outline.shape == img.shape and outline.any() and not outline.all():
+                    ax.contour(outline.astype(np.float32), levels=[0.5], colors=OUTLINE_COLOUR, linewidths=0.6,
+                               alpha=0.5 if dim else 1.0)
+                    ax.set_xlim(-0.5, img.shape[1] - 0.5)
+                    ax.set_ylim(img.shape[0] - 0.5, -0.5)
+                colour = RECOMMENDED_COLOUR if rec else BEST_COLOUR if star else "0.6"
                 for s in ax.spines.values():
-                    s.set_edgecolor("cyan" if star else "0.6")
-                    s.set_linewidth(3.0 if star else 0.5)
+                    s.set_edgecolor(colour)
+                    s.set_linewidth(4.5 if rec else 2.5 if star else 0.5)
             t = panel_titles[r][c] if panel_titles is not None and c < len(panel_titles[r]) else ""
             if star:
                 t = "\u2605 " + t
+            if rec:
+                t = "\u25c6 recommended " + t
             if t:
-                ax.set_title(t, fontsize=7.5, pad=2, color="black", weight="bold" if star else "normal")
+                ax.set_title(t, fontsize=7.5, pad=2, color="#b35f00" if rec else "0.5" if dim else "black",
+                             weight="bold" if (star or rec) else "normal")
             if r == 0:
                 fig.text(x + pw / width / 2, (height - title_h - 0.12) / height, col_labels[c], fontsize=8.5,
                          ha="center", va="center", weight="bold")

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("dip_heal.cli.bench_cmd", "bench"),
     "sheet": ("dip_heal.cli.sweep_cmd", "sheet"),
     "pick": ("dip_heal.cli.sweep_cmd", "pick"),
+    "serve": ("dip_heal.cli.sweep_cmd", "serve"),
     "train": ("dip_heal.cli.blind_cmd", "train"),
     "bulk": ("dip_heal.cli.blind_cmd", "bulk"),
 }
@@ -34,7 +35,8 @@ _HELP = {
     "fit": "Fit the Deep Image Prior to one frame and write the healed frame.",
     "mask": "Build the mask of pixels to heal (automatic, flags or interactive).",
     "bench": "Score healing methods on cases with pasted gaps (ground truth).",
-    "sheet": "Contact sheet of a sweep's snapshots.",
+    "sheet": "Contact sheet of a sweep's snapshots (PNG, or --html: the picking page).",
+    "serve": "Serve a sweep's picking page on 127.0.0.1, with a Pick button.",
     "pick": "Write the healed frame of a chosen sweep snapshot.",
     "train": "Train a blind inpainting model (TUNet or MSDNet).",
     "bulk": "Heal many frames with a trained blind model.",

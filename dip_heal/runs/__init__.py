@@ -8,6 +8,8 @@
 - :mod:`~dip_heal.runs.sweep_run`: a sweep's run folder opened (:func:`open_run`)
 - :mod:`~dip_heal.runs.picks`: :func:`pick`, a chosen snapshot written as the healed frame
 - :mod:`~dip_heal.runs.sheets`: :func:`write_sheet`, the sweep's contact sheet
+- :mod:`~dip_heal.runs.page`: :func:`~dip_heal.runs.page.write_page`, the sweep's picking page (HTML)
+- :mod:`~dip_heal.runs.server`: :func:`~dip_heal.runs.server.make_server`, the page served with a Pick button
 """
 
 from __future__ import annotations

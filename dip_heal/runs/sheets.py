@@ -1,4 +1,8 @@
-"""``dip-heal sheet``: a sweep's contact sheet, one row per complete trial, one column per snapshot.
+"""``dip-heal sheet``: a sweep's contact sheet, one row per trial (complete, or pruned and dimmed),
+one column per snapshot; each row's lowest held-out L1 starred, the sweep's recommended snapshot
+marked apart, the healed pixels outlined.
+
+``dip-heal sheet --html`` writes the picking page instead (:mod:`dip_heal.runs.page`).
 
 The figure itself is drawn by :func:`dip_heal.sheet.contact_sheet` (arrays in, Figure out);
 this module reads the run folder and writes the pages.
@@ -32,7 +36,12 @@ def write_sheet(
     panel_px: int = 160,
     storage: str | None = None,
 ) -> list[Path]:
-    """Write the contact sheet of a sweep: one row per complete trial, one column per snapshot.
+    """Write the contact sheet of a sweep: one row per trial with snapshots, one column per snapshot.
+
+    Complete and pruned trials are shown (pruned ones dimmed, labelled where they stopped). Each
+    row's lowest held-out L1 is starred; the sweep's recommended snapshot (the lowest of the
+    complete trials, what ``dip-heal pick --best`` writes) has a thicker orange frame; the healed
+    pixels are outlined in cyan.
 
     Parameters
     ----------
@@ -56,10 +65,11 @@ def write_sheet(
         The pages written.
     """
     from ..frame import atomic_path
-    from ..sheet import contact_sheet, crop, pages, parse_zoom, reduce_for_display
+    from ..sheet import contact_sheet, crop, pages, parse_zoom, reduce_for_display, reduce_mask
+    from .page import record_in_run
 
     run = open_run(run_dir, storage=storage)
-    trials = [t for t in run.trials() if t.snapshots]
+    trials = [t for t in run.trials(("COMPLETE", "PRUNED")) if t.snapshots]
     if not trials:
         raise DipHealError(f"{run.run_dir}: no complete trial yet; expected a sweep with results; run the sweep first")
     shape = tuple(run.heal.shape)
@@ -75,24 +85,38 @@ def write_sheet(
             return None
 
     limits = _shared_limits(run, trials, box)
+    outline = reduce_mask(crop(run.heal, box), max_px=2 * panel_px)
+    rec = _recommended(run, trials)
     out_path = _sheet_path(run, out)
     groups = pages(len(trials), rows_per_page)
     written = []
     n_pages = len(groups)
     name = run.record.get("sweep", {}).get("name", "sweep")
     for k, rows in enumerate(groups, start=1):
-        panels, titles, stars, labels = _page([trials[r] for r in rows], cols, best_col, load)
+        shown = [trials[r] for r in rows]
+        panels, titles, stars, labels = _page(shown, cols, best_col, load)
+        here = next(((i, stars[i]) for i, t in enumerate(shown) if t.number == rec and stars[i] is not None), None)
         where = f", zoom y{box[0]}:{box[2]} x{box[1]}:{box[3]}" if box else ""
-        title = (f"{name}: {len(trials)} trials, held-out L1 per snapshot (\u2605 = lowest, recommended){where}"
-                 + (f"  page {k}/{n_pages}" if n_pages > 1 else ""))
+        title = (f"{name}: {len(trials)} trials, held-out L1 per snapshot{where}"
+                 + (f"  page {k}/{n_pages}" if n_pages > 1 else "")
+                 + "\n\u25c6 = the sweep's recommended, \u2605 = each trial's lowest, cyan = healed pixels")
         fig = contact_sheet(panels, row_labels=labels, col_labels=col_labels, panel_titles=titles, starred=stars,
+                            recommended=here, outline=outline, dimmed=[t.state == "PRUNED" for t in shown],
                             limits=limits, title=title, panel_inches=panel_px / 100)
         path = out_path if n_pages == 1 else out_path.with_name(f"{out_path.stem}-{k}{out_path.suffix or '.png'}")
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=100)
         written.append(path)
+    record_in_run(run.run_dir, written)
     logger.info("wrote %d sheet page(s): %s", len(written), ", ".join(map(str, written)))
     return written
+
+
+def _recommended(run: SweepRun, trials: list[TrialInfo]) -> int | None:
+    """The number of the trial holding the sweep's recommended snapshot (None before any completes)."""
+    if not any(t.state == "COMPLETE" and t.value is not None for t in trials):
+        return None
+    return run.best().number
 
 
 def _columns(trials: list[TrialInfo], max_cols: int) -> tuple[list[int], bool]:
@@ -161,5 +185,17 @@ def _page(trials: list[TrialInfo], cols: list[int], best_col: bool,
         panels.append(row)
         titles.append(trow)
         stars.append(star)
-        labels.append(t.label())
+        labels.append(_label(t))
     return panels, titles, stars, labels
+
+
+def _label(t: TrialInfo) -> str:
+    """The row label; a pruned trial's last line says where (and why) it stopped."""
+    if t.state != "PRUNED":
+        return t.label()
+    at = getattr(t, "stopped_at", None)
+    if at is None and t.snapshots:
+        at = t.snapshots[-1]["iteration"]
+    reason = getattr(t, "stop_reason", None)
+    lines = t.label().splitlines()[:-1]
+    return "\n".join(lines + [f"pruned at it {at}" + (f" ({reason})" if reason else "")])

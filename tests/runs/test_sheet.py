@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 
 from conftest import tiny_sweep_run
 from dip_heal.errors import DipHealError
-from dip_heal.sheet import contact_sheet, crop, pages, parse_zoom, reduce_for_display
+from dip_heal.sheet import (BEST_COLOUR, RECOMMENDED_COLOUR, contact_sheet, crop, pages, parse_zoom,
+                            reduce_for_display, reduce_mask)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_contact_sheet_figure_layout_and_star():
     assert len(fig.axes) == 6
     starred = fig.axes[1]
     assert starred.get_title().startswith("\u2605")
-    assert tuple(round(c, 2) for c in starred.spines["left"].get_edgecolor()[:3]) == (0.0, 1.0, 1.0)
+    assert to_hex(starred.spines["left"].get_edgecolor()) == BEST_COLOUR
     assert not fig.axes[0].get_title().startswith("\u2605")
     assert len(fig.axes[5].images) == 0  # the empty cell
     texts = [t.get_text() for t in fig.texts]
@@ -62,6 +64,35 @@ def test_contact_sheet_figure_layout_and_star():
         contact_sheet(panels, row_labels=["a"], col_labels=["1", "2", "3"])
     with pytest.raises(DipHealError, match="at least one row"):
         contact_sheet([], row_labels=[], col_labels=[])
+
+
+def test_recommended_is_marked_apart_from_each_rows_best_and_heal_outlined():
+    rng = np.random.default_rng(1)
+    panels = [[rng.poisson(50, (20, 30)).astype(np.float32) for _ in range(2)] for _ in range(3)]
+    heal = np.zeros((20, 30), bool)
+    heal[:, 10:12] = True
+    fig = contact_sheet(panels, row_labels=["a", "b", "c"], col_labels=["i1", "i2"], starred=[0, 1, 1],
+                        recommended=(1, 1), outline=heal, dimmed=[False, False, True], limits=(0.0, 5.0))
+    rec, best, pruned = fig.axes[3], fig.axes[0], fig.axes[5]
+    assert to_hex(rec.spines["top"].get_edgecolor()) == RECOMMENDED_COLOUR
+    assert rec.spines["top"].get_linewidth() > best.spines["top"].get_linewidth()
+    assert "recommended" in rec.get_title() and "recommended" not in best.get_title()
+    assert to_hex(best.spines["top"].get_edgecolor()) == BEST_COLOUR
+    assert sum("recommended" in ax.get_title() for ax in fig.axes) == 1
+    for ax in fig.axes:  # the healed columns outlined on every panel
+        assert len(ax.collections) == 1
+        (seg,) = [p for p in ax.collections[0].get_paths()][:1]
+        xs = seg.vertices[:, 0]
+        assert 9 <= xs.min() < 10.5 and 11 <= xs.max() <= 12
+    assert pruned.images[0].get_alpha() < 1 and best.images[0].get_alpha() == 1
+
+
+def test_reduce_mask_matches_reduce_for_display():
+    m = np.zeros((300, 200), bool)
+    m[100, 50] = True
+    small = reduce_mask(m, max_px=100)
+    assert small.shape == reduce_for_display(np.zeros((300, 200)), max_px=100).shape == (100, 66)
+    assert small.sum() == 1 and small[33, 16]
 
 
 def test_write_sheet_pages_zoom_and_cli(run, tmp_path):
