@@ -33,6 +33,9 @@ from . import flag_errors
 @click.option("--auto-holder/--no-auto-holder", default=None,
               help="Propose the holder automatically (a thin dark band from the beamstop to the edge).")
 @click.option("--center", default=None, help="x,y: beam centre for the beamstop search (default: estimated).")
+@click.option("--poni", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A pyFAI calibration (.poni): its beam centre (instead of the estimate) and its detector's "
+                   "gaps; recorded in the spec.")
 @click.option("--stripes/--no-stripes", default=None, help="Mask empty (all-zero) rows and columns.")
 @click.option("--hot-pixels/--no-hot-pixels", default=None, help="Mask isolated hot pixels.")
 @click.option("--dilate", type=click.IntRange(min=0), default=None, help="Margin (px) around every masked region.")
@@ -44,16 +47,21 @@ from . import flag_errors
                    "pyFAI), hdf5 ('mask' 1 = heal).")
 @click.option("--flip-vertical", is_flag=True, help="Write the mask upside down (Dioptas/Fit2D orientation).")
 @click.option("--no-overlay", is_flag=True, help="Do not write the overlay preview PNG.")
-@click.option("--interactive", "-i", is_flag=True,
-              help="Review and edit the mask in a window before writing (Accept writes, Quit writes nothing).")
+@click.option("--interactive", "--edit", "-i", "interactive", is_flag=True,
+              help="Review and edit the mask in a window before writing (Enter twice or Accept twice writes, "
+                   "Quit writes nothing; h lists the keys).")
+@click.option("--load-mask", "load_masks", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Add this mask file's pixels to the mask (any format read_mask reads, e.g. a Dioptas .mask or "
+                   "pyFAI .edf; repeatable); with -i the editor opens with it. Kept in the spec as a 'file' edit.")
 @click.option("--colormap", default=None, metavar="NAME",
               help="Colour map of a PNG render (mve385, parula, matlab-jet, jet, viridis, magma, inferno, plasma, "
                    "turbo, hot, gray; NAME_r reversed). Default: detected from its colours.")
 def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None, beamstop_rect: str | None,
          beamstop_below: str | None, beamstop_circle: str | None, holder: str | None, holder_width: float,
-         auto_beamstop: bool | None, auto_holder: bool | None, center: str | None, stripes: bool | None,
+         auto_beamstop: bool | None, auto_holder: bool | None, center: str | None, poni: Path | None,
+         stripes: bool | None,
          hot_pixels: bool | None, dilate: int | None, out: Path | None, fmt: str | None, flip_vertical: bool,
-         no_overlay: bool, interactive: bool, colormap: str | None) -> None:
+         no_overlay: bool, interactive: bool, load_masks: tuple[Path, ...], colormap: str | None) -> None:
     """Build the mask of pixels to heal of IMAGES and write mask, spec JSON and overlay PNG."""
     from ..masks import MaskSpec, mask_images
     from ..renders import colormap_option
@@ -65,7 +73,11 @@ def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None,
         spec = MaskSpec.from_flags(
             spec_file, detector=detector, beamstop_rect=beamstop_rect, beamstop_below=beamstop_below,
             beamstop_circle=beamstop_circle, holder=holder, holder_width=holder_width, auto_beamstop=auto_beamstop,
-            auto_holder=auto_holder, center=center, stripes=stripes, hot_pixels=hot_pixels, dilate=dilate)
+            auto_holder=auto_holder, center=center, poni=poni, stripes=stripes, hot_pixels=hot_pixels, dilate=dilate)
+        if load_masks:
+            from ..masks.shapes import file_edit
+
+            spec = spec.replace(edits=spec.edits + tuple(file_edit(m) for m in load_masks))
     for paths in mask_images(images, spec, out, format=fmt, flip_vertical=flip_vertical, overlay=not no_overlay,
                              interactive=interactive):
         if paths is None:

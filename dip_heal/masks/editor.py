@@ -4,7 +4,8 @@ Imported only by ``dip-heal mask --interactive``. Everything the user does is re
 edits in the returned :class:`~dip_heal.masks.MaskSpec`, so ``build_mask(frame, spec)``
 reproduces the accepted mask exactly and the edits can be changed later.
 
-Keys (also listed in the window):
+Keys (listed in the window's help panel, ``h`` hides it; the list is
+:data:`dip_heal.masks.editor_view.SHORTCUTS`):
 
 ======================  ==========================================================
 ``r`` ``c`` ``p``       rectangle, circle, polygon (click vertices; double-click,
@@ -12,20 +13,33 @@ Keys (also listed in the window):
 ``l``                   thick line (holder arm): click points, Enter/double-click ends
 ``b``                   brush: drag to paint; ``[`` ``]`` or the slider set the size
 ``f``                   flood fill: click picks the whole dark connected region
-``t``                   threshold: click the histogram (left = mask below, right = above)
+``a``                   ring/arc about the beam centre: drag from the inner to the outer
+                        radius (a sweep round the centre makes a sector); right-click
+                        moves the centre
+``t``                   threshold on the histogram: click = mask below, right-click =
+                        above, drag = between the two values (marked in red)
 ``n``                   no tool (pan/zoom only)
 shift + any tool        unmask instead of mask
 ``+`` / ``-``           grow / shrink the mask by the brush size (px)
 ``i``                   invert
 ``u`` / ctrl+z          undo; ``y`` / ctrl+y redo (unlimited)
+``m`` / ``M``           add / load (replacing the mask) the mask file named in the box
+``k`` / ``K``           next / previous colour map; ``v`` log / linear scale; the
+                        low/high sliders set the contrast (percentiles, blue on the
+                        histogram)
 ``o``                   outline mode on/off
-Enter (no open shape)   accept: the command writes the files
+``h``                   hide / show the shortcut panel
+Enter (no open shape)   asks; a second Enter (or Accept) writes the files
 ``q`` / closing         quit: nothing is written
 scroll / middle drag    zoom about the cursor / pan, whatever the tool
 ======================  ==========================================================
 
+The status line under the image reads the pixel under the cursor: x, y, the frame's value and
+what masks it (the toolbar's status bar shows the same through ``format_coord``).
+
 The editor is :class:`~dip_heal.masks.edits.MaskEdits` (the model: layers, edits, undo, toggles)
-with this module's figure and widgets and :mod:`dip_heal.masks.editor_events` (the tools).
+with this module's figure and widgets, :mod:`dip_heal.masks.editor_events` (the tools) and
+:mod:`dip_heal.masks.editor_view` (colour map, contrast, readout, histogram marks, help).
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,8 +55,10 @@ import numpy as np
 from ..errors import DipHealError
 from ..frame import Frame
 from .editor_events import TOOLS, EditorEvents
+from .editor_view import EditorView, shortcut_text
 from .edits import TOGGLES, MaskEdits
 from .layers import CAUSES
+from .shapes import file_edit
 from .overlay import DRAW_ORDER
 from .spec import MaskSpec
 
@@ -57,7 +74,7 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class MaskEditor(EditorEvents, MaskEdits):
+class MaskEditor(EditorEvents, EditorView, MaskEdits):
     """The editor's state and its matplotlib figure.
 
     Parameters
@@ -78,12 +95,22 @@ class MaskEditor(EditorEvents, MaskEdits):
         Which automatic components are on.
     result : MaskSpec or None
         Set by :meth:`accept`; None after :meth:`quit` or while editing.
+    confirming : bool
+        :meth:`request_accept` was called once: the window asks before writing.
+    ring_center : (float, float)
+        Centre (x, y) of the ring tool: the spec's beam centre or the estimate the automatic
+        beamstop used, else the frame's middle.
     """
 
     def __init__(self, frame: Frame, spec: MaskSpec | None = None, *, fig: Any = None) -> None:
         super().__init__(frame, spec)
         self.result: MaskSpec | None = None
         self.finished = False
+        self.confirming = False
+        M, N = frame.shape
+        centre = (frame.meta.get("mask_info") or {}).get("center") or ((N - 1) / 2, (M - 1) / 2)
+        self.ring_center: tuple[float, float] = (float(centre[0]), float(centre[1]))
+        self._sweep = 0.0
         self.tool: str | None = None
         self.cause = "user"
         self.brush = 5.0
@@ -101,6 +128,69 @@ class MaskEditor(EditorEvents, MaskEdits):
         self.finished = True
         self._close()
 
+    def request_accept(self) -> None:
+        """Enter or Accept: the first time, ask in the window; the second time, :meth:`accept`."""
+        if self.confirming:
+            self.accept()
+            return
+        self.confirming = True
+        n = int(self.heal.sum())
+        self._say(f"Write the mask ({n} px, {100.0 * n / self.heal.size:.2f} %) and close?  Enter or Accept "
+                  "again = write; any other key = keep editing")
+        if getattr(self, "_b_acc", None) is not None:
+            self._b_acc.label.set_text("Write?")
+        self._draw()
+
+    def cancel_accept(self) -> None:
+        """Withdraw the question of :meth:`request_accept` (nothing is written)."""
+        if not self.confirming:
+            return
+        self.confirming = False
+        self._say("")
+        if getattr(self, "_b_acc", None) is not None:
+            self._b_acc.label.set_text("Accept")
+        self._draw()
+
+    def load_mask_file(self, path: str | os.PathLike | None = None, *, replace: bool = False) -> bool:
+        """Add the pixels a mask file marks (``replace``: instead of the current mask), as one edit.
+
+        Parameters
+        ----------
+        path : path-like, optional
+            Any file :func:`dip_heal.masks.read_mask` reads; default the path typed in the
+            window's "mask file" box.
+        replace : bool
+            Clear the mask first (Dioptas' Load); otherwise add to it (Dioptas' Add).
+
+        Returns
+        -------
+        bool
+            False when nothing was loaded (no path, a missing file, another shape): the reason
+            is shown in the window and logged.
+        """
+        if path is None:
+            box = getattr(self, "_file_box", None)
+            path = box.text.strip() if box is not None else ""
+        if not str(path):
+            self._say("type the mask file's path in the 'mask file' box, then press m (add) or M (load)")
+            self._draw()
+            return False
+        n0 = int(self.heal.sum())
+        try:
+            self.apply(file_edit(path, replace=replace))
+        except DipHealError as exc:
+            logger.warning("%s", exc)
+            self._say(str(exc))
+            self._draw()
+            return False
+        self._say(f"{'loaded' if replace else 'added'} {Path(path).name}: {int(self.heal.sum()) - n0:+d} px")
+        self._draw()
+        return True
+
+    def _say(self, text: str) -> None:
+        msg = getattr(self, "_prompt", None)
+        if msg is not None:
+            msg.set_text(text)
     def quit(self) -> None:
         """Finish without a result (nothing is written)."""
         self.result = None
@@ -126,58 +216,85 @@ class MaskEditor(EditorEvents, MaskEdits):
     # ------------------------------------------------------------------ figure
 
     def _setup_figure(self) -> None:
-        from matplotlib.widgets import Button, CheckButtons, RadioButtons, Slider
+        from matplotlib.widgets import Button, CheckButtons, RadioButtons, Slider, TextBox
 
         if self._fig is None:
             import matplotlib
             import matplotlib.pyplot as plt
 
-            # our tool keys win over matplotlib's defaults (p = pan, o = zoom, l = log scale, ...)
-            ours = set(TOOLS) | {"o", "i", "u", "y", "q", "+", "-", "=", "[", "]", "enter", "escape", "ctrl+z"}
+            # our tool keys win over matplotlib's defaults (p = pan, o = zoom, l = log scale, k = x log, ...)
+            ours = set(TOOLS) | {"o", "i", "u", "y", "q", "+", "-", "=", "[", "]", "enter", "escape", "ctrl+z",
+                                 "k", "K", "v", "h", "?", "m", "M", "L"}
             for name in [k for k in matplotlib.rcParams if k.startswith("keymap.")]:
                 matplotlib.rcParams[name] = [k for k in matplotlib.rcParams[name] if k not in ours]
-            self._fig = plt.figure(figsize=(12, 8))
+            self._fig = plt.figure(figsize=(15, 8.5))
             self._own_fig = True
         fig = self.fig = self._fig
         if not getattr(self, "_own_fig", False):
             # an off-screen canvas (tests, scripts) renders only on savefig/draw, not on every widget change
             fig.canvas.draw_idle = lambda *a, **k: None
-        self.ax = fig.add_axes([0.02, 0.08, 0.66, 0.88])
-        self.ax_hist = fig.add_axes([0.72, 0.08, 0.26, 0.16])
-        data = self.frame.data
-        v = self._measured
-        lg = np.log1p(np.maximum(np.where(v, data, 0), 0)).astype(np.float32)
-        lo, hi = (np.percentile(lg[v], [1, 99.8]) if v.any() else (0.0, 1.0))
-        self.ax.imshow(lg, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        self.ax = fig.add_axes([0.03, 0.12, 0.46, 0.82])
+        self.ax_hist = fig.add_axes([0.535, 0.085, 0.215, 0.21])
+        self._setup_view(self.ax)
         self._ov = self.ax.imshow(self._overlay(), interpolation="nearest")
-        self.ax.set_title("dip-heal mask: r c p l b f t tools, shift = unmask, Enter = accept, q = quit",
-                          fontsize=9)
+        self._ov.set_mouseover(False)  # the status bar reads the frame (format_coord), not the overlay's RGBA
+        self.ax.format_coord = self.readout
+        self.ax.set_title("dip-heal mask: r c p l b f a t tools, shift = unmask, Enter = write (asks), q = quit, "
+                          "h = help", fontsize=9)
         (self._preview,) = self.ax.plot([], [], "-", color="yellow", lw=1)
-        vals = data[v]
+        (self._center_mark,) = self.ax.plot([], [], "+", color="yellow", ms=14, mew=1.5)
+        data = self.frame.data
+        vals = data[self._measured]
         self._hist_log = np.log10(np.maximum(vals, 0) + 1)
         self.ax_hist.hist(self._hist_log, bins=100, color="0.4", log=True)
         self.ax_hist.set_xlim(self.ax_hist.get_xlim())  # fix the view now (clicks map before a first draw)
-        self.ax_hist.set_xlabel("log10(counts + 1): click = mask below, right-click = above", fontsize=8)
+        self.ax_hist.set_xlabel("log10(counts + 1)   t: click = below, right = above, drag = between",
+                                fontsize=7)
         self.ax_hist.tick_params(labelsize=7)
+        # status lines under the image: the question before writing, the pixel under the cursor
+        self._prompt = fig.text(0.03, 0.035, "", color="red", fontsize=8.5, weight="bold")
+        self._readout = fig.text(0.03, 0.008, "move the cursor over the image: x, y, value, mask state",
+                                 fontsize=9, family="monospace")
         # widgets
-        ax_chk = fig.add_axes([0.72, 0.62, 0.26, 0.34])
+        ax_chk = fig.add_axes([0.510, 0.70, 0.13, 0.26])
         labels = list(TOGGLES)
         self._chk = CheckButtons(ax_chk, labels, [self.enabled[k] for k in labels])
         self._chk.on_clicked(self._on_check)
-        ax_cause = fig.add_axes([0.72, 0.45, 0.12, 0.15])
+        ax_cause = fig.add_axes([0.650, 0.81, 0.10, 0.15])
         self._radio = RadioButtons(ax_cause, ["user", "beamstop", "holder"])
         self._radio.on_clicked(lambda lab: setattr(self, "cause", lab))
-        ax_alpha = fig.add_axes([0.76, 0.38, 0.2, 0.03])
-        self._alpha = Slider(ax_alpha, "alpha", 0.0, 1.0, valinit=self.alpha)
-        self._alpha.on_changed(self._on_alpha)
-        ax_brush = fig.add_axes([0.76, 0.33, 0.2, 0.03])
-        self._brush = Slider(ax_brush, "brush px", 1, 60, valinit=self.brush)
-        self._brush.on_changed(lambda v: setattr(self, "brush", float(v)))
-        b_acc = fig.add_axes([0.86, 0.52, 0.12, 0.05])
-        b_quit = fig.add_axes([0.86, 0.45, 0.12, 0.05])
+        b_acc = fig.add_axes([0.650, 0.755, 0.10, 0.045])
+        b_quit = fig.add_axes([0.650, 0.70, 0.10, 0.045])
         self._b_acc, self._b_quit = Button(b_acc, "Accept"), Button(b_quit, "Quit")
-        self._b_acc.on_clicked(lambda _e: self.accept())
+        self._b_acc.on_clicked(lambda _e: self.request_accept())
         self._b_quit.on_clicked(lambda _e: self.quit())
+        self._alpha = Slider(fig.add_axes([0.565, 0.645, 0.16, 0.025]), "alpha", 0.0, 1.0, valinit=self.alpha)
+        self._alpha.on_changed(self._on_alpha)
+        self._brush = Slider(fig.add_axes([0.565, 0.61, 0.16, 0.025]), "brush px", 1, 60, valinit=self.brush)
+        self._brush.on_changed(lambda v: setattr(self, "brush", float(v)))
+        self._low = Slider(fig.add_axes([0.565, 0.575, 0.16, 0.025]), "low %", 0.0, 100.0,
+                           valinit=self.contrast[0])
+        self._low.on_changed(lambda v: self.set_contrast(low=float(v)))
+        self._high = Slider(fig.add_axes([0.565, 0.54, 0.16, 0.025]), "high %", 0.0, 100.0,
+                            valinit=self.contrast[1])
+        self._high.on_changed(lambda v: self.set_contrast(high=float(v)))
+        self._b_cmap = Button(fig.add_axes([0.510, 0.475, 0.075, 0.04]), "colours (k)")
+        self._b_cmap.on_clicked(lambda _e: self.cycle_colormap(1))
+        self._b_scale = Button(fig.add_axes([0.592, 0.475, 0.075, 0.04]), "log/lin (v)")
+        self._b_scale.on_clicked(lambda _e: self.toggle_scale())
+        self._b_help = Button(fig.add_axes([0.674, 0.475, 0.076, 0.04]), "help (h)")
+        self._b_help.on_clicked(lambda _e: self.toggle_help())
+        self._view_label = fig.text(0.51, 0.445, "", fontsize=8)
+        self._file_box = _quiet_text_box(TextBox)(fig.add_axes([0.565, 0.38, 0.185, 0.04]), "mask file",
+                                                 initial="")
+        self._b_add = Button(fig.add_axes([0.565, 0.33, 0.09, 0.04]), "Add (m)")
+        self._b_add.on_clicked(lambda _e: self.load_mask_file())
+        self._b_load = Button(fig.add_axes([0.660, 0.33, 0.09, 0.04]), "Load (M)")
+        self._b_load.on_clicked(lambda _e: self.load_mask_file(replace=True))
+        self._help = fig.text(0.765, 0.965, "shortcuts (h hides)\n\n" + shortcut_text(), va="top", ha="left",
+                              fontsize=7.5, family="monospace",
+                              bbox={"boxstyle": "round", "facecolor": "0.96", "edgecolor": "0.7"})
+        self._view_changed()
         cv = fig.canvas
         self._cids = [
             cv.mpl_connect("button_press_event", self._on_press),
@@ -212,6 +329,7 @@ class MaskEditor(EditorEvents, MaskEdits):
         if getattr(self, "_ov", None) is None:
             return
         self._ov.set_data(self._overlay())
+        self._mark_hist()
         self._draw()
 
     def _draw(self) -> None:
@@ -230,6 +348,18 @@ class MaskEditor(EditorEvents, MaskEdits):
                 self.toggle(label)
             finally:
                 self._in_widget = False
+
+
+def _quiet_text_box(text_box: type) -> type:
+    """matplotlib's TextBox redraws the whole figure on every click anywhere (``stop_typing``);
+    this one only when it was being typed in."""
+
+    class QuietTextBox(text_box):  # type: ignore[misc, valid-type]
+        def stop_typing(self) -> None:
+            if self.capturekeystrokes:
+                super().stop_typing()
+
+    return QuietTextBox
 
 
 def edit_mask(frame: Frame, spec: MaskSpec | None = None) -> MaskSpec | None:

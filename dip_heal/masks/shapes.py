@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import DipHealError
 
-__all__ = ["check_shape", "shape_mask", "apply_shape", "SHAPE_KINDS", "SHAPE_CAUSES"]
+__all__ = ["check_shape", "shape_mask", "apply_shape", "ring_angles", "file_edit", "SHAPE_KINDS", "SHAPE_CAUSES"]
 
-SHAPE_KINDS = ("rect", "circle", "polygon", "line", "fill", "threshold", "grow", "shrink", "invert", "clear")
+SHAPE_KINDS = ("rect", "circle", "polygon", "line", "fill", "threshold", "ring", "file", "grow", "shrink", "invert",
+               "clear")
 SHAPE_CAUSES = ("beamstop", "holder", "user")
 
 
@@ -58,13 +61,58 @@ def check_shape(s: Mapping[str, Any]) -> dict[str, Any]:
     elif kind == "fill":
         need("x", "y")
     elif kind == "threshold":
-        if "below" not in s and "above" not in s:
-            raise DipHealError("threshold shape lacks 'below' and 'above'; expected at least one; fix the spec")
+        if not any(k in s for k in ("below", "above", "min", "max")):
+            raise DipHealError(
+                "threshold shape lacks 'below', 'above', 'min' and 'max'; expected at least one; fix the spec"
+            )
+        if "min" in s and "max" in s and float(s["min"]) > float(s["max"]):
+            raise DipHealError(f"threshold min {s['min']} > max {s['max']}; expected min <= max; swap them")
+    elif kind == "ring":
+        need("x", "y", "r0", "r1")
+        if not 0 <= float(s["r0"]) < float(s["r1"]):
+            raise DipHealError(f"ring radii r0={s['r0']}, r1={s['r1']}; expected 0 <= r0 < r1; fix the radii")
+        if ("a0" in s) != ("a1" in s):
+            raise DipHealError("ring with only one of a0, a1; expected both angles (degrees) or neither; fix the spec")
+    elif kind == "file":
+        need("path")
     elif kind in ("grow", "shrink"):
         need("r")
         if float(s["r"]) < 0:
             raise DipHealError(f"{kind} by {s['r']} px; expected >= 0; give a positive number")
     return s
+
+
+def file_edit(path: str | os.PathLike, *, replace: bool = False, mode: str = "mask") -> dict[str, Any]:
+    """The edit that adds a mask file's pixels to the mask (``replace``: instead of it).
+
+    Parameters
+    ----------
+    path : path-like
+        A mask file :func:`dip_heal.masks.read_mask` reads (``file.h5::/path`` selects a dataset);
+        stored resolved, so the spec replays from any folder.
+    replace : bool
+        Clear the mask first (Dioptas' Load) instead of adding to it (Dioptas' Add).
+    mode : str
+        ``"mask"``, or ``"unmask"`` to remove the file's pixels from the mask.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "file", "path": ..., "mode": ..., "cause": "user"[, "replace": True]}``.
+
+    Raises
+    ------
+    DipHealError
+        The file does not exist.
+    """
+    spath, sep, dataset = str(path).partition("::")
+    p = Path(spath).expanduser()
+    if not p.is_file():
+        raise DipHealError(f"no such mask file: {p}; expected an existing mask file to load; check the path")
+    edit: dict[str, Any] = {"kind": "file", "path": str(p.resolve()) + sep + dataset, "mode": mode, "cause": "user"}
+    if replace:
+        edit["replace"] = True
+    return check_shape(edit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,7 +132,13 @@ def shape_mask(shape_spec: Mapping[str, Any], frame_shape: tuple[int, int], imag
         ``{"kind": "polygon", "points": [[x, y], ...]}``, ``{"kind": "line", "points", "width"}``
         (thick polyline with round caps: a brush stroke or a holder arm), ``{"kind": "fill",
         "x", "y", ["below"]}`` (the dark 8-connected region at the click), ``{"kind":
-        "threshold", "below"|"above"}`` (counts).
+        "threshold", "below"|"above"|"min"|"max"}`` (counts; ``below``/``above`` strict,
+        ``min``/``max`` inclusive: ``min`` and ``max`` together select the values in
+        [min, max]), ``{"kind": "ring", "x", "y", "r0", "r1", ["a0", "a1"]}`` (the annulus
+        r0 <= r <= r1 about (x, y); with angles, only its sector from ``a0`` to ``a1`` degrees,
+        counter-clockwise from the +x axis as the image is shown, y down), ``{"kind": "file",
+        "path", ["convention", "flip_vertical", "replace"]}`` (the pixels a mask file marks
+        to heal, read by :func:`dip_heal.masks.read_mask`; ``replace`` clears the mask first).
     frame_shape : (int, int)
     image, valid : (M, N) ndarray, optional
         Needed by ``fill``, ``threshold`` and ``rect`` with ``below``.
@@ -215,11 +269,45 @@ def _threshold(s: dict[str, Any], frame_shape: tuple[int, int], image: np.ndarra
         sel &= img < float(s["below"])
     if s.get("above") is not None:
         sel &= img > float(s["above"])
+    if s.get("min") is not None:
+        sel &= img >= float(s["min"])
+    if s.get("max") is not None:
+        sel &= img <= float(s["max"])
     return sel & v
 
 
+def ring_angles(x: np.ndarray, y: np.ndarray, cx: float, cy: float) -> np.ndarray:
+    """Angle of (x, y) about (cx, cy) in degrees, 0..360, counter-clockwise as the image is shown
+    (rows grow downwards, so a pixel above the centre is at 90)."""
+    return np.degrees(np.arctan2(cy - np.asarray(y, float), np.asarray(x, float) - cx)) % 360.0
+
+
+def _ring(s: dict[str, Any], frame_shape: tuple[int, int], image: np.ndarray | None,
+          valid: np.ndarray | None) -> np.ndarray:
+    M, N = frame_shape
+    x, y, r0, r1 = float(s["x"]), float(s["y"]), float(s["r0"]), float(s["r1"])
+    _inside_or_raise("ring", x - r1, x + r1, y - r1, y + r1, M, N)
+    yy, xx = np.mgrid[0:M, 0:N]
+    d2 = (xx - x) ** 2 + (yy - y) ** 2
+    out = (d2 >= r0 * r0) & (d2 <= r1 * r1)
+    if "a0" in s:
+        a0, a1 = float(s["a0"]) % 360.0, float(s["a1"]) % 360.0
+        span = (a1 - a0) % 360.0
+        if span > 0:  # equal angles: the whole annulus
+            out &= (ring_angles(xx, yy, x, y) - a0) % 360.0 <= span
+    return out
+
+
+def _file(s: dict[str, Any], frame_shape: tuple[int, int], image: np.ndarray | None,
+          valid: np.ndarray | None) -> np.ndarray:
+    from .files import read_mask
+
+    return read_mask(s["path"], tuple(frame_shape), convention=s.get("convention"),
+                     flip_vertical=bool(s.get("flip_vertical", False)))
+
+
 _RASTERISERS = {"rect": _rect, "circle": _circle, "polygon": _polygon, "line": _line, "fill": _fill,
-                "threshold": _threshold}
+                "threshold": _threshold, "ring": _ring, "file": _file}
 
 
 def _need_image(image: np.ndarray | None, kind: str) -> None:
@@ -273,7 +361,7 @@ def apply_shape(
 
     ``mode="mask"`` adds the shape's pixels to the layer named by ``cause`` (``beamstop``,
     ``holder`` or ``user``); ``mode="unmask"`` removes them from every layer. Operations act on
-    the union: ``grow`` by ``r`` px (new pixels go to ``user``), ``shrink`` by ``r`` px, ``invert``
+    the union: a ``file`` shape with ``replace`` clears every layer first; ``grow`` by ``r`` px (new pixels go to ``user``), ``shrink`` by ``r`` px, ``invert``
     (the result goes to ``user``), ``clear``.
     """
     s = check_shape(shape_spec)
@@ -285,6 +373,9 @@ def apply_shape(
         _apply_operation(layers, s, shape, heal_keys)
         return layers
     m = shape_mask(s, shape, image, valid)
+    if kind == "file" and s.get("replace"):
+        for k in heal_keys:
+            layers[k] = np.zeros(shape, bool)
     if s["mode"] == "unmask":
         for k in heal_keys:
             layers[k] &= ~m
