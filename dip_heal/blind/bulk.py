@@ -508,7 +508,8 @@ def bulk(
     dtype : {'float32', 'bfloat16'}
         Blind model: precision of the network.
     timeout : float, optional
-        Dask: give up on the frames not done after this many seconds (reported as failed).
+        Dask: give up on the frames not done after this many seconds (reported as failed); also
+        the wait for the scheduler (at most 20 s).
 
     Returns
     -------
@@ -645,7 +646,7 @@ def _heal_dask(paths: list[Path], out: Path, options: dict[str, Any], *, workers
     order = {str(p.resolve()): i for i, p in enumerate(todo)}
     results: dict[str, FrameResult] = {}
     try:
-        with _dask_client(workers, scheduler, threads) as client:
+        with _dask_client(workers, scheduler, threads, connect=20.0 if timeout is None else min(20.0, timeout)) as client:
             from distributed import as_completed
 
             futures = client.map(heal_one, [str(p.resolve()) for p in todo], out_dir=str(out.resolve()),
@@ -677,8 +678,8 @@ def _heal_dask(paths: list[Path], out: Path, options: dict[str, Any], *, workers
 class _dask_client:
     """A ``distributed.Client`` on a new ``LocalCluster`` (``workers``) or an existing scheduler; closes what it made."""
 
-    def __init__(self, workers: int | None, scheduler: str | None, threads: int) -> None:
-        self.workers, self.scheduler, self.threads = workers, scheduler, threads
+    def __init__(self, workers: int | None, scheduler: str | None, threads: int, connect: float = 20.0) -> None:
+        self.workers, self.scheduler, self.threads, self.connect = workers, scheduler, threads, connect
         self.cluster: Any = None
         self.client: Any = None
 
@@ -690,7 +691,7 @@ class _dask_client:
                                "pip install 'dask[distributed]' or drop the option") from None
         if self.scheduler is not None:
             try:
-                self.client = Client(self.scheduler, timeout="20s")
+                self.client = Client(self.scheduler, timeout=f"{self.connect}s")
             except (OSError, TimeoutError, ValueError) as exc:
                 raise DipHealError(f"cannot reach the Dask scheduler at {self.scheduler} ({_one_line(exc)}); "
                                    "expected a running scheduler (dask scheduler) with workers; check the "

@@ -78,31 +78,46 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 
 @click.command("bulk")
 @click.argument("inputs", nargs=-1, required=True)
+@click.option("--method", "method", default="blind", show_default=True,
+              help="How to heal: blind (the trained model), pyfai, telea, biharmonic, ns, or dip (the default "
+                   "DIP fit: slow); NAME:ARG forms as in bench (dip:fast, blind:MODEL_DIR).")
 @click.option("--model", "model", type=click.Path(), default=None,
-              help="Trained model directory [default: the model shipped with dip-heal].")
+              help="Trained model directory for --method blind [default: the model shipped with dip-heal].")
 @click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--mask-spec", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Mask spec JSON applied to every frame [default: automatic mask].")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Heal on a local Dask cluster of N worker processes (one frame per task) [default: this process].")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Heal on an existing Dask cluster; its workers must see the same paths.")
+@click.option("--threads-per-worker", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads (and torch threads) of each Dask worker.")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Tiles per network call.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--suffix", default="_healed", show_default=True, help="Appended to each output's file stem.")
 @click.option("--overwrite", is_flag=True, help="Heal again frames whose output exists (default: skip them).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("--previews", is_flag=True, help="Also write OUT/previews/STEM.png (before/after) and OUT/previews/summary.png.")
-def bulk(inputs, model, out, mask_spec, batch, device, suffix, overwrite, progress, previews) -> None:
-    """Heal many frames (files, folders or globs) with a trained blind model.
+def bulk(inputs, method, model, out, mask_spec, workers, scheduler, threads_per_worker, batch, device, suffix,
+         overwrite, progress, previews) -> None:
+    """Heal many frames (files, folders or globs) with one method: the trained blind model by default.
 
-    Each frame is masked (spec or automatic), healed in batched tiles, written to OUT in its own
-    format with measured pixels bit-exact. Frames already done are skipped; a bad frame is
-    reported and skipped. Exits 1 when any frame failed.
+    Each frame is masked (spec or automatic), healed (the blind model on its holes, in batched
+    tiles, or --method), written to OUT in its own format with measured pixels bit-exact and its
+    heal mask beside it (STEM_healed.heal_mask.npy). Frames already done are skipped; a bad frame
+    is reported and skipped. With --workers or --scheduler each frame is a Dask task. Exits 1
+    when any frame failed.
     """
     from ..blind.bulk import bulk as run_bulk
     from ..flags import expand_paths
 
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers N (a local cluster) or --scheduler ADDRESS (an existing one), not both")
     with flag_errors():
         paths = expand_paths(inputs, "INPUTS")
     summary = run_bulk(paths, out, model_dir=model, mask_spec=mask_spec, batch=batch, device=device,
-                       progress=progress, suffix=suffix, overwrite=overwrite, previews=previews)
+                       progress=progress, suffix=suffix, overwrite=overwrite, previews=previews, method=method,
+                       workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker)
     click.echo(summary.line())
     if summary.failed:  # each was logged as it happened; one line sums them up
         path, msg = summary.failed[0]
