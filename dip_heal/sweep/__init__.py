@@ -12,16 +12,21 @@ recommended instead of chosen by eye alone.
 - :mod:`~dip_heal.sweep.driver`: :func:`run_sweep` and :class:`SweepOptions`
 - :mod:`~dip_heal.sweep.summary`: :class:`SweepSummary`
 
-A grid runs every combination of its lists exactly once (in file order, the last key varying
-fastest). A random sweep draws its ``trials`` points up front from ``seed``. Both are queued in
+A grid runs every combination of its lists exactly once (its points numbered in file order, the
+last key varying fastest; run in that order, or, when pruned, in an order shuffled from ``seed``).
+Trials are pruned by successive halving on their snapshots' held-out L1 unless the sweep file's
+``[prune]`` says ``pruner = "none"`` or ``prune=False`` (``--no-prune``) is given: see
+:mod:`~dip_heal.sweep.driver`. A random sweep draws its ``trials`` points up front from ``seed``. Both are queued in
 the study as waiting trials, which a worker claims atomically, so several workers (processes or
 machines sharing one PostgreSQL study) run each point exactly once. A TPE sweep asks Optuna's
 ``TPESampler`` for one point at a time until ``trials`` trials are complete.
 
 The run folder's files are listed in :mod:`dip_heal.runs.layout`. Every trial's user attributes
-hold ``config`` (the full FitConfig), ``seed``, ``point`` (grid or random index), ``snapshots``
-(``iteration``, ``val_l1``, ``npy`` and ``png`` artifact ids), ``best_iteration`` and
-``best_val_l1``. Browse them with::
+hold ``config`` (the full FitConfig), ``seed``, ``point`` (grid or random index), ``settings``
+(the swept values, one line), ``snapshots`` (``iteration``, ``val_l1``, ``npy`` and ``png``
+artifact ids), ``best_iteration``, ``best_val_l1``, and ``stopped_at`` and ``stop_reason`` (None
+for a trial run to its end; where and why a pruned or early-stopped one stopped). The objective
+is named ``held-out L1``. Browse them with::
 
     optuna-dashboard sqlite:///RUN/study.db --artifact-dir RUN/artifacts
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 from .driver import SweepOptions, remove_orphans, run_sweep
 from .objective import TrialContext, TrialReporter
 from .spec import (
+    PRUNERS,
     SAMPLERS,
     SWEEPS_DIR,
     SweepSpec,
@@ -38,6 +44,7 @@ from .spec import (
     load_sweep,
     parse_sweep,
     resolve_config,
+    resolve_prune,
     with_overrides,
 )
 from .storage import artifact_store, open_storage
@@ -46,5 +53,5 @@ from .summary import SweepSummary
 __all__ = [
     "SweepSpec", "SweepOptions", "SweepSummary", "load_sweep", "parse_sweep", "default_sweep_path",
     "with_overrides", "resolve_config", "run_sweep", "open_storage", "artifact_store", "SAMPLERS", "SWEEPS_DIR",
-    "TrialReporter", "TrialContext", "remove_orphans",
+    "TrialReporter", "TrialContext", "remove_orphans", "resolve_prune", "PRUNERS",
 ]
