@@ -287,14 +287,20 @@ def _ring(s: dict[str, Any], frame_shape: tuple[int, int], image: np.ndarray | N
     M, N = frame_shape
     x, y, r0, r1 = float(s["x"]), float(s["y"]), float(s["r0"]), float(s["r1"])
     _inside_or_raise("ring", x - r1, x + r1, y - r1, y + r1, M, N)
-    yy, xx = np.mgrid[0:M, 0:N]
+    out = np.zeros((M, N), bool)
+    r_lo, r_hi = max(0, int(np.floor(y - r1))), min(M - 1, int(np.ceil(y + r1)))
+    c_lo, c_hi = max(0, int(np.floor(x - r1))), min(N - 1, int(np.ceil(x + r1)))
+    if r_lo > r_hi or c_lo > c_hi:
+        return out
+    yy, xx = np.mgrid[r_lo : r_hi + 1, c_lo : c_hi + 1]
     d2 = (xx - x) ** 2 + (yy - y) ** 2
-    out = (d2 >= r0 * r0) & (d2 <= r1 * r1)
+    box = (d2 >= r0 * r0) & (d2 <= r1 * r1)
     if "a0" in s:
         a0, a1 = float(s["a0"]) % 360.0, float(s["a1"]) % 360.0
         span = (a1 - a0) % 360.0
         if span > 0:  # equal angles: the whole annulus
-            out &= (ring_angles(xx, yy, x, y) - a0) % 360.0 <= span
+            box &= (ring_angles(xx, yy, x, y) - a0) % 360.0 <= span
+    out[r_lo : r_hi + 1, c_lo : c_hi + 1] = box
     return out
 
 

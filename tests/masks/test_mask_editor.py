@@ -429,3 +429,73 @@ def test_enter_asks_before_writing(editor):
         if not editor.finished:
             assert editor.confirming and editor._b_acc.label.get_text() == "Write?"
     assert editor.finished and editor.result is not None
+
+
+def _tk_display() -> bool:
+    try:
+        import tkinter
+
+        tkinter.Tk().destroy()
+    except Exception:  # noqa: BLE001 - no display, no Tk: the window test skips
+        return False
+    return display_available()
+
+
+@pytest.mark.skipif(not _tk_display(), reason="needs a display and Tk (CI runs this file under xvfb-run)")
+def test_every_new_tool_in_a_real_window(tmp_path):
+    """X events through Tk, matplotlib's key map and toolbar: readout, ring, between, file, keys, confirm."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    old = np.zeros((60, 80), bool)
+    old[40:50, 60:75] = True
+    np.save(tmp_path / "old.npy", old)
+    driver = Path(__file__).with_name("editor_window_driver.py")
+    run = subprocess.run([sys.executable, str(driver), str(tmp_path / "old.npy")], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    raw = np.random.default_rng(0).poisson(50, (60, 80)).astype(np.int32)
+    assert seen["status"] == seen["readout"] == f"x=10 y=6  value={raw[6, 10]}  not masked"  # not the RGBA
+    ring, file_edit = seen["edits"]
+    assert ring["kind"] == "ring" and "a0" not in ring
+    assert abs(ring["x"] - 40) < 0.2 and abs(ring["y"] - 30) < 0.2
+    assert abs(ring["r0"] - 5) < 0.2 and abs(ring["r1"] - 9) < 0.2
+    thr = seen["threshold"]
+    assert thr["kind"] == "threshold" and 38.5 < thr["min"] < 40.5 and 59.5 < thr["max"] < 61.5
+    assert file_edit == {"kind": "file", "path": str((tmp_path / "old.npy").resolve()), "mode": "mask",
+                         "cause": "user"}
+    assert (seen["cmap"], seen["scale"], seen["help"], seen["xscale"]) == ("viridis", "linear", False, "linear")
+    assert seen["confirming"] and seen["prompt"].startswith("Write the mask (")
+    spec = MaskSpec.from_dict(seen["result"])
+    yy, xx = np.mgrid[0:60, 0:80]
+    r = np.hypot(xx - ring["x"], yy - ring["y"])
+    expected = ((r >= ring["r0"]) & (r <= ring["r1"])) | old
+    expected[20, 30] = True
+    raw[20, 30] = -1
+    assert np.array_equal(build_mask(Frame.from_array(raw), spec), expected)
+
+
+def test_new_edit_kinds_checked_and_rasterised_without_the_window(tmp_path):
+    from dip_heal.masks.shapes import check_shape, file_edit, shape_mask
+
+    for bad, msg in [({"kind": "ring", "x": 1, "y": 1, "r0": 5, "r1": 5}, "0 <= r0 < r1"),
+                     ({"kind": "ring", "x": 1, "y": 1, "r0": 1, "r1": 5, "a0": 3}, "both angles"),
+                     ({"kind": "threshold", "min": 5, "max": 2}, "min <= max"),
+                     ({"kind": "file"}, "lacks")]:
+        with pytest.raises(DipHealError, match=msg):
+            check_shape(bad)
+    with pytest.raises(DipHealError, match="no such mask file"):
+        file_edit(tmp_path / "nope.npy")
+    # a centre off the frame (left of it): the part of the annulus on the frame
+    m = shape_mask({"kind": "ring", "x": -20, "y": 10, "r0": 25, "r1": 30}, (20, 30))
+    yy, xx = np.mgrid[0:20, 0:30]
+    r = np.hypot(xx + 20, yy - 10)
+    assert np.array_equal(m, (r >= 25) & (r <= 30)) and m.any()
+    with pytest.raises(DipHealError, match="outside the frame"):
+        shape_mask({"kind": "ring", "x": -100, "y": 10, "r0": 5, "r1": 30}, (20, 30))
+    img = np.arange(20 * 30, dtype=float).reshape(20, 30)
+    sel = shape_mask({"kind": "threshold", "min": 100, "max": 199}, (20, 30), img, np.ones((20, 30), bool))
+    assert int(sel.sum()) == 100 and sel.reshape(-1)[100] and sel.reshape(-1)[199] and not sel.reshape(-1)[200]
