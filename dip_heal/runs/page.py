@@ -196,12 +196,14 @@ def _params_text(info: TrialInfo) -> list[str]:
 
 
 def _stop(info: TrialInfo) -> dict[str, Any] | None:
-    if info.state != "PRUNED":
-        return None
+    """Where and why a trial stopped before its budget: pruned, or stopped early by the fit (None: ran it all)."""
     at = getattr(info, "stopped_at", None)
+    reason = getattr(info, "stop_reason", None)
+    if info.state != "PRUNED":
+        return {"at": int(at), "reason": reason, "pruned": False} if at is not None and reason else None
     if at is None:
         at = info.snapshots[-1]["iteration"] if info.snapshots else None
-    return {"at": at, "reason": getattr(info, "stop_reason", None) or "pruned"}
+    return {"at": at, "reason": reason or "pruned by the sweep", "pruned": True}
 
 
 def _model(data: PageData, *, mode: str, external: bool, thumbs: dict[str, str]) -> dict[str, Any]:

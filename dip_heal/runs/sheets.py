@@ -196,6 +196,5 @@ def _label(t: TrialInfo) -> str:
     at = getattr(t, "stopped_at", None)
     if at is None and t.snapshots:
         at = t.snapshots[-1]["iteration"]
-    reason = getattr(t, "stop_reason", None)
     lines = t.label().splitlines()[:-1]
-    return "\n".join(lines + [f"pruned at it {at}" + (f" ({reason})" if reason else "")])
+    return "\n".join(lines + [f"pruned at it {at}"])  # why: on the page (--html) and in the study

@@ -131,15 +131,20 @@ def test_pruned_trial_is_dimmed_and_says_where_it_stopped(run, tmp_path):
     t0 = study.trials[0]
     attrs = dict(t0.user_attrs)
     attrs["snapshots"] = attrs["snapshots"][:2]
-    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params=t0.params,
-                                              distributions=t0.distributions, user_attrs=attrs))
+    reason = "pruned at iteration 3: held-out L1 0.1 not in the best 1/3"
+    for extra in ({"stopped_at": 3, "stop_reason": reason}, {}):  # as the sweep records it; an older sweep
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params=t0.params,
+                                                  distributions=t0.distributions, user_attrs={**attrs, **extra}))
     data = page_data(copy, storage=url)
     model = _page_model(render_page(data, thumbs={}))
     pruned = [t for t in model["trials"] if t["state"] == "PRUNED"]
-    assert len(pruned) == 1
-    assert pruned[0]["stop"] == {"at": attrs["snapshots"][-1]["iteration"], "reason": "pruned"}
+    assert len(pruned) == 2
+    assert pruned[0]["stop"] == {"at": 3, "reason": reason, "pruned": True}
+    assert pruned[1]["stop"] == {"at": attrs["snapshots"][-1]["iteration"], "reason": "pruned by the sweep",
+                                 "pruned": True}
     assert len(pruned[0]["snaps"]) == 2
-    assert model["recommended"]["trial"] != pruned[0]["number"]  # recommended: complete trials only
+    assert all(t["stop"] is None for t in model["trials"] if t["state"] == "COMPLETE")
+    assert model["recommended"]["trial"] not in [t["number"] for t in pruned]  # recommended: complete trials only
     assert "row.pruned" in render_page(data)  # the page's style dims them
     [png] = write_sheet(copy, tmp_path / "s.png", storage=url)
     assert png.exists()

@@ -34,9 +34,20 @@ TIMEOUT = 30  # seconds, for every wait
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A finished 2-trial x 4-snapshot sweep (iterations 0, 2, 4, 6) of a 48x48 synthetic frame."""
-    return tiny_sweep_run(tmp_path_factory.mktemp("browser"), seed=5, band=(slice(None), slice(14, 16)),
-                          snapshot_every=2)
+    """A finished 2-trial x 4-snapshot sweep (iterations 0, 2, 4, 6) of a 48x48 synthetic frame, and a
+    third trial recorded as the pruner records one (stopped at iteration 2, its two snapshots kept)."""
+    import optuna
+
+    run = tiny_sweep_run(tmp_path_factory.mktemp("browser"), seed=5, band=(slice(None), slice(14, 16)),
+                         snapshot_every=2)
+    record = json.loads((run / "sweep.json").read_text())
+    study = optuna.load_study(study_name=record["study"], storage=record["storage"])
+    t0 = study.trials[0]
+    attrs = {**t0.user_attrs, "snapshots": t0.user_attrs["snapshots"][:2], "stopped_at": 2,
+             "stop_reason": "pruned at iteration 2: held-out L1 0.009372 not in the best 1/3"}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params=t0.params,
+                                              distributions=t0.distributions, user_attrs=attrs))
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +132,14 @@ def test_pick_in_the_browser_writes_what_dip_heal_pick_writes(run, served, brows
 
     d = browser
     d.get(url)
-    n_snap = sum(len(t.snapshots) for t in sw.trials())
+    n_snap = sum(len(t.snapshots) for t in sw.trials(("COMPLETE", "PRUNED")))
     _wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".panel img")) == n_snap, "the thumbnails")
+    [pruned] = d.find_elements(By.CSS_SELECTOR, ".row.pruned")
+    assert float(pruned.value_of_css_property("opacity")) < 0.6  # dimmed
+    assert "stopped at iteration 2" in pruned.text
     rec = d.find_elements(By.CSS_SELECTOR, ".panel.rec")
     assert [e.get_attribute("data-key") for e in rec] == [f"t{best.number}_i{best.best_iteration}"]
-    assert len(d.find_elements(By.CSS_SELECTOR, ".panel.best")) == len(sw.trials())
+    assert len(d.find_elements(By.CSS_SELECTOR, ".panel.best")) == len(sw.trials(("COMPLETE", "PRUNED")))
 
     # click a snapshot: it opens at full resolution as A, beside the recommended one as B
     d.find_element(By.CSS_SELECTOR, f'.panel[data-key="{key}"]').click()
@@ -166,9 +180,11 @@ def test_pick_in_the_browser_writes_what_dip_heal_pick_writes(run, served, brows
         shot = Path(os.environ["DIP_HEAL_SCREENSHOT"])
         shot.parent.mkdir(parents=True, exist_ok=True)
         d.find_element(By.ID, "scale").send_keys("log")
+        d.set_window_size(1400, 1350)
         d.find_element(By.ID, "zoom-fit").click()
         d.find_element(By.ID, "zoom-in").click()
         d.save_screenshot(str(shot))
+        d.set_window_size(1400, 1000)
 
     # pick: the button writes the frame through dip-heal pick's code
     d.find_element(By.ID, "pick").click()
@@ -210,7 +226,7 @@ def test_page_opens_from_disk(run, browser, tmp_path):
     for limit, name in ((1 << 30, "inline.html"), (0, "folder.html")):
         page = write_page(run, tmp_path / name, inline_limit=limit)
         browser.get(page.as_uri())
-        _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".panel")) == 8, "the panels")
+        _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".panel")) == 10, "the panels")
         browser.find_element(By.CSS_SELECTOR, '.panel[data-key="t0_i2"]').click()
         viewer = browser.find_element(By.ID, "viewer")
         _wait(browser, lambda d: viewer.get_attribute("data-ready") == "1", f"the full-resolution view ({name})")
