@@ -148,10 +148,13 @@ def frame_script(data: PageData) -> str:
                              "heal": _b64(np.packbits(heal.ravel())), "n_heal": int(heal.sum())})
 
 
-def snapshot_script(data: PageData, key: str) -> str:
-    """A snapshot's data: the float32 values of its healed pixels, in row-major order."""
+def snapshot_script(data: PageData, key: str, image: np.ndarray | None = None) -> str:
+    """A snapshot's data: the float32 values of its healed pixels, in row-major order.
+
+    ``image``: the snapshot, when already loaded.
+    """
     info, it = data.key_info(key)
-    snap = data.run.load(info, it)
+    snap = image if image is not None else data.run.load(info, it)
     return _script(key, {"trial": info.number, "iteration": it,
                          "healed": _b64(snap[data.run.heal].astype("<f4"))})
 
@@ -163,10 +166,12 @@ def _lut(cmap: str = "magma") -> np.ndarray:
     return (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255 + 0.5).astype(np.uint8)
 
 
-def thumbnail_png(data: PageData, info: TrialInfo, iteration: int, px: int) -> bytes | None:
+def thumbnail_png(data: PageData, info: TrialInfo, iteration: int, px: int,
+                  image: np.ndarray | None = None) -> bytes | None:
     """A snapshot's thumbnail: a palette PNG, log scale with the sweep's limits, longer side about ``px``.
 
-    None when the snapshot is not stored here (a worker on another machine).
+    None when the snapshot is not stored here (a worker on another machine). ``image``: the
+    snapshot, when already loaded.
     """
     import io
 
@@ -175,17 +180,24 @@ def thumbnail_png(data: PageData, info: TrialInfo, iteration: int, px: int) -> b
     from ..report import log_scale
     from ..sheet import reduce_for_display
 
-    try:
-        img = data.run.load(info, iteration)
-    except DipHealError as exc:
-        logger.warning("%s", exc)
+    img = image if image is not None else _load(data, info, iteration)
+    if img is None:
         return None
     idx = np.rint(log_scale(reduce_for_display(img, max_px=px), data.log_limits) * 255).astype(np.uint8)
     im = Image.fromarray(idx, mode="L")
     im.putpalette(_lut().ravel().tobytes())
     buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True)
+    im.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _load(data: PageData, info: TrialInfo, iteration: int) -> np.ndarray | None:
+    """A snapshot, or None (logged) when it is not stored here."""
+    try:
+        return data.run.load(info, iteration)
+    except DipHealError as exc:
+        logger.warning("%s", exc)
+        return None
 
 
 def _params_text(info: TrialInfo) -> list[str]:
@@ -316,11 +328,11 @@ def write_page(
             (tmp / "frame.js").write_text(frame_script(data))
             for t, it in _progress(keys, "page data"):
                 key = data_key(t.number, it)
-                png = thumbnail_png(data, t, it, thumb_px)
-                if png is None:
+                img = _load(data, t, it)
+                if img is None:
                     continue
-                (tmp / "thumbs" / f"{key}.png").write_bytes(png)
-                (tmp / f"{key}.js").write_text(snapshot_script(data, key))
+                (tmp / "thumbs" / f"{key}.png").write_bytes(thumbnail_png(data, t, it, thumb_px, img) or b"")
+                (tmp / f"{key}.js").write_text(snapshot_script(data, key, img))
                 thumbs[key] = f"{folder.name}/thumbs/{key}.png"
             commit_dir(tmp, folder, command="dip-heal sheet --html")
         except BaseException:
@@ -331,11 +343,12 @@ def write_page(
         scripts = [frame_script(data)]
         for t, it in _progress(keys, "page data"):
             key = data_key(t.number, it)
-            png = thumbnail_png(data, t, it, thumb_px)
-            if png is None:
+            img = _load(data, t, it)
+            if img is None:
                 continue
+            png = thumbnail_png(data, t, it, thumb_px, img) or b""
             thumbs[key] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-            scripts.append(snapshot_script(data, key))
+            scripts.append(snapshot_script(data, key, img))
         html = render_page(data, mode="file", thumbs=thumbs, inline=scripts)
     with atomic_path(out_path) as tmp_html:
         tmp_html.write_text(html, encoding="utf-8")

@@ -238,6 +238,17 @@ def test_server_answers_bad_requests_in_one_line(server):
     assert code == 404
 
 
+def test_serve_cli_bad_run_is_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from dip_heal.cli import main
+
+    res = CliRunner().invoke(main, ["serve", str(tmp_path), "--port", "0"])
+    assert res.exit_code == 1
+    errors = [line for line in res.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "not a sweep run folder" in errors[0]
+
+
 def test_server_refuses_a_bad_run_or_a_taken_port(server, tmp_path):
     from dip_heal.runs.server import make_server
 
