@@ -58,11 +58,14 @@ from .editor_events import TOOLS, EditorEvents
 from .editor_view import EditorView, shortcut_text
 from .edits import TOGGLES, MaskEdits
 from .layers import CAUSES
+from .files import MASK_FORMATS
 from .shapes import file_edit
 from .overlay import DRAW_ORDER
 from .spec import MaskSpec
 
 __all__ = ["MaskEditor", "edit_mask", "display_available"]
+
+MASK_SUFFIXES = (*MASK_FORMATS, ".mask")  # what the file dialog lists
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +161,7 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
         ----------
         path : path-like, optional
             Any file :func:`dip_heal.masks.read_mask` reads; default the path typed in the
-            window's "mask file" box.
+            window's "mask file" box, else one picked in a file dialog (Tk windows).
         replace : bool
             Clear the mask first (Dioptas' Load); otherwise add to it (Dioptas' Add).
 
@@ -171,6 +174,8 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
         if path is None:
             box = getattr(self, "_file_box", None)
             path = box.text.strip() if box is not None else ""
+            if not path:
+                path = self._pick_mask_file()
         if not str(path):
             self._say("type the mask file's path in the 'mask file' box, then press m (add) or M (load)")
             self._draw()
@@ -186,6 +191,20 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
         self._say(f"{'loaded' if replace else 'added'} {Path(path).name}: {int(self.heal.sum()) - n0:+d} px")
         self._draw()
         return True
+
+    def _pick_mask_file(self) -> str:
+        """A file dialog in a Tk window (the path goes into the box); "" elsewhere or when cancelled."""
+        canvas = getattr(self.fig, "canvas", None)
+        if not hasattr(canvas, "get_tk_widget"):
+            return ""
+        from tkinter import filedialog
+
+        picked = filedialog.askopenfilename(
+            parent=canvas.get_tk_widget(), title="Mask file to add (m) or load (M)",
+            filetypes=[("mask files", " ".join(f"*{e}" for e in MASK_SUFFIXES)), ("all files", "*")])
+        if picked and getattr(self, "_file_box", None) is not None:
+            self._file_box.set_val(str(picked))
+        return str(picked or "")
 
     def _say(self, text: str) -> None:
         msg = getattr(self, "_prompt", None)

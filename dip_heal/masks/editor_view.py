@@ -40,7 +40,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("u ctrl+z", "undo"),
     ("y ctrl+y", "redo"),
     ("m / M", "add / load (replace) the mask file"),
-    ("", "  named in the 'mask file' box"),
+    ("", "  in the box (empty: a file dialog)"),
     ("k / K", "next / previous colour map"),
     ("v", "log / linear scale"),
     ("low/high", "contrast sliders (percentiles of"),

@@ -57,8 +57,13 @@ def drive(ed: E.MaskEditor) -> None:
     mouse("<ButtonRelease-1>", np.log10(61.5), 0, ed.ax_hist)
     SEEN["threshold"] = dict(ed.edits[-1])
     key("u")
-    ed._file_box.set_val(sys.argv[1])
-    key("m")  # add the mask file
+    from tkinter import filedialog
+
+    asked = []
+    filedialog.askopenfilename = lambda **kw: asked.append(kw) or sys.argv[1]  # the user picks the file
+    key("m")  # an empty box: the file dialog, then add the file picked
+    SEEN["dialog"] = [kw.get("title") for kw in asked]
+    SEEN["box"] = ed._file_box.text
     key("k")  # matplotlib's own keys (k = x log scale, h = home, ...) must not take these
     key("v")
     key("h")

@@ -468,6 +468,7 @@ def test_every_new_tool_in_a_real_window(tmp_path):
     assert file_edit == {"kind": "file", "path": str((tmp_path / "old.npy").resolve()), "mode": "mask",
                          "cause": "user"}
     assert (seen["cmap"], seen["scale"], seen["help"], seen["xscale"]) == ("viridis", "linear", False, "linear")
+    assert seen["dialog"] == ["Mask file to add (m) or load (M)"] and seen["box"] == str(tmp_path / "old.npy")
     assert seen["confirming"] and seen["prompt"].startswith("Write the mask (")
     spec = MaskSpec.from_dict(seen["result"])
     yy, xx = np.mgrid[0:60, 0:80]
