@@ -69,8 +69,8 @@ class PageServer(ThreadingHTTPServer):
 
     def page(self) -> str:
         data = self.data(reload=True)
-        thumbs = {data_key(t.number, int(s["iteration"])): f"{_FILES}thumbs/{data_key(t.number, int(s['iteration']))}.png"
-                  for t in data.trials for s in t.snapshots}
+        keys = [data_key(t.number, int(s["iteration"])) for t in data.trials for s in t.snapshots]
+        thumbs = {k: f"{_FILES}thumbs/{k}.png" for k in keys}
         return render_page(data, mode="serve", files=_FILES, thumbs=thumbs)
 
     def pick(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -109,8 +109,12 @@ for (let sy = 5; sy < a.height; sy += 17) for (let sx = 5; sx < a.width; sx += 1
 return out;
 """
 
-_SUM = "const c = document.getElementById('canvas-a'); const d = c.getContext('2d').getImageData(0, 0, c.width, " \
-       "c.height).data; let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] + 2 * d[i + 1] + 3 * d[i + 2]; return s;"
+_SUM = """
+const c = document.getElementById('canvas-a'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+let s = 0;
+for (let i = 0; i < d.length; i += 4) s += d[i] + 2 * d[i + 1] + 3 * d[i + 2];
+return s;
+"""
 
 
 def test_pick_in_the_browser_writes_what_dip_heal_pick_writes(run, served, browser, tmp_path):
@@ -209,10 +213,11 @@ def test_pick_in_the_browser_writes_what_dip_heal_pick_writes(run, served, brows
     assert d.find_element(By.CSS_SELECTOR, ".panel.marked").get_attribute("data-key") == nxt
     body.send_keys(Keys.ENTER)
     _wait(d, lambda d: result.get_attribute("data-path") != str(written), "the second pick")
-    assert Path(result.get_attribute("data-path")).name == f"trial{trial.number}_iter{trial.snapshots[3]['iteration']}.npy"
+    second = trial.snapshots[3]["iteration"]
+    assert Path(result.get_attribute("data-path")).name == f"trial{trial.number}_iter{second}.npy"
     picks = json.loads((run / "picks.json").read_text())
     assert [(p["trial"], p["iteration"]) for p in picks[-3:]] == [
-        (trial.number, it), (trial.number, it), (trial.number, trial.snapshots[3]["iteration"])]
+        (trial.number, it), (trial.number, it), (trial.number, second)]
     errors = [e for e in d.get_log("browser") if e.get("level") == "SEVERE"]
     assert not errors, errors
 
