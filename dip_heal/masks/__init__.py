@@ -22,7 +22,7 @@ renders), :mod:`~dip_heal.masks.layers` (the builder), :mod:`~dip_heal.masks.fil
 :mod:`~dip_heal.masks.overlay` (the preview), :mod:`~dip_heal.masks.frame_files` (one frame ->
 files), and the interactive editor (:mod:`~dip_heal.masks.editor`, imported only by
 ``dip-heal mask --interactive``; its model :mod:`~dip_heal.masks.edits`, its tools
-:mod:`~dip_heal.masks.editor_events`).
+:mod:`~dip_heal.masks.editor_events`, its display controls :mod:`~dip_heal.masks.editor_view`).
 """
 
 from __future__ import annotations
