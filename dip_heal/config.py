@@ -24,6 +24,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adam",),
     "guide": ("none", "azimuthal", "auto"),
     "prior_scaling": ("measured", "fixed"),
+    "init": ("random", "pretrained"),
 }
 
 
@@ -150,6 +151,18 @@ class FitConfig:
         Azimuthal bins of the azimuthal model.
     guide_smooth : float
         Smoothing of the azimuthal model along the azimuth, in bins.
+    init : {'random', 'pretrained'}
+        The network's starting weights: seeded random (the seed's), or the package's pretrained
+        start for this network (:mod:`dip_heal.dip.pretrained`; a configuration without shipped
+        weights is refused). A warm start from another fit's weights (``dip-heal fit --series``)
+        is given to :func:`dip_heal.fit` as ``init_state`` and overrides both.
+    coarse_fraction : float
+        Fraction of ``num_iter`` run first on the frame downsampled by ``coarse_factor`` (0: off).
+        The network is fully convolutional, so its weights (and Adam's moments) carry over to the
+        full-resolution iterations that follow; snapshots are taken at full resolution only, and
+        their iteration numbers count the coarse iterations too.
+    coarse_factor : int
+        Downsampling of the coarse stage (2: a quarter of the pixels per iteration).
     preset_name : str
         Name of the preset this configuration started from (a record only).
     """
@@ -192,6 +205,9 @@ class FitConfig:
     friedel_weight: float = 0.0
     prior_scaling: str = "measured"
     ensemble: int = 1
+    init: str = "random"
+    coarse_fraction: float = 0.0
+    coarse_factor: int = 2
     preset_name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -365,7 +381,7 @@ def _checked_channels(channels: Any, depth: int) -> int | tuple[int, ...]:
 
 def _check_integers(cfg: FitConfig) -> None:
     """Counts are positive integers; ``channels_skip``, ``patience`` and ``seed`` integers >= 0."""
-    for name in ("num_iter", "depth", "kernel_size", "snapshot_every", "input_depth", "ensemble"):
+    for name in ("num_iter", "depth", "kernel_size", "snapshot_every", "input_depth", "ensemble", "coarse_factor"):
         value = getattr(cfg, name)
         if not _is_int(value) or value < 1:
             raise DipHealError(f"FitConfig.{name} = {value!r}; expected a positive integer")
@@ -391,6 +407,9 @@ def _check_ranges(cfg: FitConfig) -> None:
         raise DipHealError(f"FitConfig.guide_smooth = {cfg.guide_smooth!r}; expected a number in [0, 50]")
     if not isinstance(cfg.val_tol, (int, float)) or not (0.0 <= cfg.val_tol < 1.0):
         raise DipHealError(f"FitConfig.val_tol = {cfg.val_tol!r}; expected a fraction in [0, 1) (e.g. 0.02)")
+    if not isinstance(cfg.coarse_fraction, (int, float)) or not (0.0 <= cfg.coarse_fraction < 1.0):
+        raise DipHealError(f"FitConfig.coarse_fraction = {cfg.coarse_fraction!r}; expected a fraction in [0, 1) "
+                           "(e.g. 0.75; 0: no coarse stage)")
     if not (0.0 <= cfg.ema < 1.0):
         raise DipHealError(f"FitConfig.ema = {cfg.ema!r}; expected a number in [0, 1)")
     if cfg.kernel_size % 2 == 0:

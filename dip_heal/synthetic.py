@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import DipHealError
 
-__all__ = ["SyntheticFrame", "synthetic_frame", "KINDS"]
+__all__ = ["SyntheticFrame", "synthetic_frame", "synthetic_series", "KINDS"]
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +168,70 @@ def synthetic_frame(
     return SyntheticFrame(
         counts=noisy, truth=truth, gaps=gaps, beamstop=stop & ~gaps, center=(cx, cy), detector=detector, kind=kind
     )
+
+
+def synthetic_series(
+    n: int,
+    shape: tuple[int, int] | None = None,
+    *,
+    detector: str | None = "Pilatus300k",
+    kind: Literal["saxs", "waxs", "fibre", "gisaxs"] = "saxs",
+    seed: int = 0,
+    counts: float = 2e4,
+    rotate_deg: float = 0.5,
+    intensity_drift: float = 0.03,
+    ring_growth: float = 0.004,
+    **kwargs,
+) -> list[SyntheticFrame]:
+    """A series of ``n`` frames of one sample on one detector, as a scan or a ramp records it.
+
+    Frame ``k`` is the pattern of ``synthetic_frame(shape, seed=seed, ...)`` turned by
+    ``k * rotate_deg`` degrees about the beam centre, its intensity scaled by
+    ``(1 + intensity_drift) ** k``, plus a ring whose radius grows by ``ring_growth`` of the
+    frame's size per frame (a lattice expanding in a temperature ramp). The beamstop, the holder
+    and the gaps stay put; every frame has its own Poisson noise (seed ``seed + 1000 + k``).
+
+    Parameters
+    ----------
+    n : int
+        Frames (at least 1).
+    shape, detector, kind, seed, counts, **kwargs
+        As for :func:`synthetic_frame` (the first frame's pattern).
+    rotate_deg, intensity_drift, ring_growth : float
+        The drift per frame.
+
+    Returns
+    -------
+    list of SyntheticFrame
+    """
+    from scipy.ndimage import map_coordinates
+
+    if n < 1:
+        raise DipHealError(f"n = {n}; expected at least one frame")
+    first = synthetic_frame(shape, detector=detector, kind=kind, seed=seed, counts=counts, **kwargs)
+    ny, nx = first.truth.shape
+    cx, cy = first.center
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64)
+    size = float(min(ny, nx))
+    r = np.hypot(xx - cx, yy - cy)
+    base_truth = first.truth.astype(np.float64)
+    frames = []
+    for k in range(n):
+        a = np.deg2rad(k * rotate_deg)
+        sx = cx + (xx - cx) * np.cos(a) + (yy - cy) * np.sin(a)
+        sy = cy - (xx - cx) * np.sin(a) + (yy - cy) * np.cos(a)
+        truth = map_coordinates(base_truth, [sy, sx], order=1, mode="nearest")
+        truth *= (1.0 + intensity_drift) ** k
+        rad = size * (0.3 + ring_growth * k)
+        truth += counts * 0.01 * np.exp(-0.5 * ((r - rad) / 2.0) ** 2)
+        truth = truth.astype(np.float32)
+        rng = np.random.default_rng(seed + 1000 + k)
+        shadowed = truth * np.where(first.beamstop | first.gaps, 0.001, 1.0)
+        noisy = np.clip(rng.poisson(shadowed), 0, 2**20 - 1).astype(np.int32)
+        noisy[first.gaps] = -1
+        frames.append(SyntheticFrame(counts=noisy, truth=truth, gaps=first.gaps, beamstop=first.beamstop,
+                                     center=first.center, detector=detector, kind=kind))
+    return frames
 
 
 def _frame_gaps(shape: tuple[int, int] | None, detector: str | None) -> np.ndarray:

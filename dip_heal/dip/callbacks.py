@@ -201,6 +201,10 @@ class Progress(Callback):
             shown["val"] = f"{self.val:.4g}"
         return shown
 
+    def on_fit_start(self, state: FitState) -> None:
+        if state.iteration:  # iterations already run (a coarse stage)
+            self.bar.update(state.iteration)
+
     def on_step_end(self, state: FitState) -> None:
         loss = state.record.get("loss")
         if loss is not None and math.isfinite(loss):

@@ -70,21 +70,23 @@ def run(state: FitState, step: Callable[[], tuple["torch.Tensor", "torch.Tensor"
     """Run the loop until ``state.num_iter`` or a callback stops it; the iteration it stopped at.
 
     ``start_at_zero`` takes a snapshot before the first step (iteration 0: the azimuthal model or
-    the blend of the fills alone, a candidate like any other). Snapshots are taken every
+    the blend of the fills alone, a candidate like any other). The loop starts after
+    ``state.iteration`` (0, or the iterations a coarse stage ran: :mod:`dip_heal.dip.coarse`). Snapshots are taken every
     ``snapshot_every`` iterations and at the last; kept in ``keep`` when given.
     """
     n = state.num_iter
+    start = state.iteration  # > 0 after a coarse stage (its iterations count)
     stopped_at = n
     for cb in callbacks:
         cb.on_fit_start(state)
     try:
         if start_at_zero:
-            state.record = {"iteration": 0, "loss": float("nan"), "seconds": state.elapsed()}
+            state.record = {"iteration": start, "loss": float("nan"), "seconds": state.elapsed()}
             state.metrics.append(state.record)
             _snapshot(state, snapshotter, float("nan"), callbacks, keep)
             if state.stop:
-                return 0
-        for it in range(1, n + 1):
+                return start
+        for it in range(start + 1, n + 1):
             state.iteration = it
             loss, state.output = step()
             loss_v = float(loss.detach())

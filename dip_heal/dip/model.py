@@ -53,6 +53,61 @@ class DipModel:
         self.autocast: Any = (torch.autocast(device_type=device.type, dtype=torch.bfloat16)
                               if config.precision == "bf16" else contextlib.nullcontext())
 
+    @classmethod
+    def sharing(cls, other: "DipModel", inputs: NetInputs) -> "DipModel":
+        """A model on other ``inputs`` (another grid) that shares ``other``'s network and optimiser.
+
+        Steps of either train the same parameters with the same Adam state: the coarse stage of a
+        coarse-to-fine fit (:mod:`dip_heal.dip.coarse`).
+        """
+        import torch
+
+        new = cls.__new__(cls)
+        new.__dict__.update(other.__dict__)
+        mem = torch.channels_last if other.config.channels_last else torch.contiguous_format
+        new.base = inputs.base
+        new.input = inputs.tensor.contiguous(memory_format=mem)
+        new.noise = torch.empty_like(new.input)
+        return new
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Start from another fit's state (a warm start): ``{"net": weights, "adam": optimiser state}``
+        as :meth:`state` returns it, or bare network weights (a pretrained start; Adam starts afresh).
+
+        Carrying Adam's moments matters: a fresh Adam's first steps move every weight by about
+        the learning rate, which throws a converged network far off before it settles again.
+
+        Raises
+        ------
+        DipHealError
+            Weights of another network (other channels, depth or input channels).
+        """
+        from ..errors import DipHealError
+
+        weights = state.get("net", state) if isinstance(state, dict) else state
+        try:
+            self.net.load_state_dict(weights)
+            if isinstance(state, dict) and "adam" in state:
+                import copy
+
+                self.opt.load_state_dict(copy.deepcopy(state["adam"]))  # Adam would update the caller's moments
+        except (RuntimeError, KeyError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0][:160]
+            raise DipHealError(f"the starting weights do not fit this network ({first}); expected weights of a "
+                               "fit with the same channels, depth and inputs") from None
+
+    def state(self) -> dict[str, Any]:
+        """The network's weights and Adam's state, copied to the CPU (for a warm start of the next fit)."""
+        import copy
+
+        net = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in self.net.state_dict().items()}
+        adam = copy.deepcopy(self.opt.state_dict())
+        for st in adam["state"].values():
+            for k, v in st.items():
+                if hasattr(v, "detach"):
+                    st[k] = v.detach().to("cpu", copy=True)
+        return {"net": net, "adam": adam}
+
     def forward(self, x: "torch.Tensor") -> "torch.Tensor":
         import torch
 

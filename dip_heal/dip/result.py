@@ -48,6 +48,11 @@ class FitResult:
         Known pixels withheld from the loss.
     scale : float
         The normalisation ``scale`` (:func:`dip_heal._intensity.normalise`).
+    extra : dict
+        What else the fit recorded (where it stopped, the beam centre, blend weights, ...).
+    net_state : dict or None
+        The network's final weights and Adam's state (``{"net": ..., "adam": ...}``, CPU tensors),
+        for a warm start of the next frame of a series.
     """
 
     healed: np.ndarray
@@ -61,6 +66,7 @@ class FitResult:
     holdout: np.ndarray | None = None
     scale: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
+    net_state: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def best(self) -> Snapshot | None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import FitConfig
+from ..errors import DipHealError
 from ..frame import Frame, atomic_path, composite_native
 from ..outputs import begin_dir, check_not_input, commit_dir, discard_dir, shown
 from . import layout
@@ -43,6 +45,8 @@ class RunSummary:
     seconds: float
     iterations_run: int | None = None
     blend: dict[str, float] | None = None
+    val_l1: float | None = None
+    net_state: dict[str, Any] | None = field(default=None, repr=False)
 
     def line(self) -> str:
         """One line for the terminal: what was healed, how far the fit ran, what healed it."""
@@ -114,6 +118,11 @@ def fit_to_run(
     progress: bool = False,
     force: bool = False,
     center: tuple[float, float] | None = None,
+    init_state: dict[str, Any] | None = None,
+    record: dict[str, Any] | None = None,
+    poni: "str | os.PathLike | Any | None" = None,
+    stop_if: Callable[[Any, dict[str, Any]], bool | None] | None = None,
+    save_state: str | None = None,
 ) -> RunSummary:
     """Fit one frame and write a run folder (see :mod:`dip_heal.runs.layout` for its layout).
 
@@ -136,10 +145,25 @@ def fit_to_run(
         dip-heal wrote (see :mod:`dip_heal.outputs`).
     center : (x, y), optional
         Beam centre in pixels (default: estimated from the frame when the configuration needs one).
+    init_state : dict, optional
+        Starting weights (a warm start; :func:`dip_heal.fit`'s ``init_state``).
+    poni : path-like or Geometry, optional
+        A pyFAI calibration of the detector (``--poni``): its beam centre and per-pixel 2theta and
+        chi for the polar inputs and the azimuthal model; recorded in ``config.json`` and the
+        healed output's provenance. Not with ``center``.
+    record : dict, optional
+        More keys for ``config.json`` (a series records where the frame's start came from).
+    stop_if : callable, optional
+        ``stop_if(snapshot, state)`` at every snapshot, after the snapshot is written; True stops
+        the fit there (an exception it raises ends the fit and leaves no folder).
+    save_state : str, optional
+        Also write the network's final weights under this name in the folder (``torch.save``;
+        read back with ``torch.load(weights_only=True)``), before the folder is renamed into place.
 
     Returns
     -------
     RunSummary
+        With the fit's final weights in ``net_state`` (for the next frame of a series).
     """
     from ..dip import fit
     from ..io import output_path_like
@@ -149,6 +173,14 @@ def fit_to_run(
     out = Path(out)
     frame, heal = load_frame_and_mask(image_path, mask_path, mask_convention=mask_convention)
     check_heal(heal, image_path, mask_path)
+    geometry = None
+    if poni is not None:
+        from ..geometry import load_geometry
+
+        if center is not None:
+            raise DipHealError(f"both --center and --poni {poni} given; expected one (the PONI holds the beam "
+                               "centre); drop --center")
+        geometry = load_geometry(poni, frame.shape)
     # refuse to write over or delete an input before any work is done
     healed_final = output_path_like(frame, out, layout.HEALED_STEM)
     check_not_input(healed_final, [image_path, mask_path])
@@ -159,26 +191,37 @@ def fit_to_run(
         limits = log_limits(np.where(frame.valid & ~heal, frame.data, np.nan))
         record = {"config": config.to_dict(), "seed": config.seed, "detector": frame.meta.get("detector"),
                   "n_heal": int(heal.sum()), "device": device, "torch_threads": torch_threads(),
-                  **input_record(image_path, mask_path, mask_convention, frame)}
+                  **input_record(image_path, mask_path, mask_convention, frame, geometry), **(record or {})}
         write_json(tmp / layout.CONFIG_JSON, record)
         np.save(tmp / layout.HEAL_MASK, heal)
 
         image = np.where(heal, np.nan, frame.data).astype(np.float32)
         from ..renders import fit_in_window  # issue 22: a figure render is fitted on its image area only
 
+        writer = SnapshotWriter(tmp / layout.SNAPSHOTS, limits)
+
+        def on_snapshot(snap: Any, state: dict[str, Any]) -> bool:
+            stop = writer(snap, state)
+            return bool(stop) or bool(stop_if is not None and stop_if(snap, state))
+
         result = fit_in_window(frame, fit, image, heal, config, device=device, progress=progress,
-                               callback=SnapshotWriter(tmp / layout.SNAPSHOTS, limits), keep_snapshots=False,
-                               center=center)
+                               callback=on_snapshot, keep_snapshots=False, center=center, init_state=init_state,
+                               geometry=geometry)
         write_metrics(tmp / layout.METRICS_CSV, result.metrics)
         # issue 20: every healed output says what healed it
         from ..io.provenance import provenance
 
         prov = provenance(f"DIP fit, preset {config.preset_name}", int(heal.sum()), layout.HEAL_MASK,
-                          config=config.to_dict())
+                          config=config.to_dict(), geometry=None if geometry is None else geometry.record())
         _write_healed(tmp, healed_name, frame, result, heal, limits, prov, final=out)
         write_report(tmp / layout.REPORT, frame, heal, result, limits, title=Path(str(image_path)).name)  # issue 20
         record.update(_result_record(result, healed_name))
+        record["val_l1"] = _chosen_val(result)
         write_json(tmp / layout.CONFIG_JSON, record)
+        if save_state is not None and result.net_state is not None:
+            import torch
+
+            torch.save(result.net_state, tmp / save_state)
         commit_dir(tmp, out, command="fit")
     except BaseException:
         discard_dir(tmp)
@@ -188,4 +231,12 @@ def fit_to_run(
         run_dir=out, healed_path=out / healed_name, preview_path=out / layout.HEALED_PREVIEW,
         n_healed=int(heal.sum()), iteration=result.iteration, seconds=result.seconds,
         iterations_run=result.extra.get("stopped_at"), blend=result.extra.get("blend"),
+        val_l1=_chosen_val(result), net_state=result.net_state,
     )
+
+
+def _chosen_val(result: Any) -> float | None:
+    """The held-out L1 of the returned snapshot (from the metrics), or None without held-out pixels."""
+    vals = [m["val_l1"] for m in result.metrics if m.get("iteration") == result.iteration and "val_l1" in m]
+    vals = [v for v in vals if v == v]
+    return float(vals[-1]) if vals else None
