@@ -25,8 +25,8 @@ shift + any tool        unmask instead of mask
 ``u`` / ctrl+z          undo; ``y`` / ctrl+y redo (unlimited)
 ``m`` / ``M``           add / load (replacing the mask) the mask file named in the box
 ``k`` / ``K``           next / previous colour map; ``v`` log / linear scale; the
-                        low/high sliders set the contrast (percentiles, blue on the
-                        histogram)
+                        low/high sliders set the contrast (percentiles; or drag
+                        the blue lines on the histogram, any tool but ``t``)
 ``o``                   outline mode on/off
 ``h``                   hide / show the shortcut panel
 Enter (no open shape)   asks; a second Enter (or Accept) writes the files

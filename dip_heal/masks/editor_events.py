@@ -56,6 +56,9 @@ class EditorEvents:
             self._hist_press = (float(event.xdata), event.button, self._mode(event))
             self._hist_last = float(event.xdata)
             return
+        if event.inaxes is self.ax_hist and event.xdata is not None and event.button == 1:
+            self._press_clim(float(event.xdata))  # any other tool: drag a contrast limit
+            return
         if event.inaxes is self.ax:
             self.cancel_accept()
         if event.inaxes is not self.ax or event.xdata is None:
@@ -102,6 +105,10 @@ class EditorEvents:
 
     def _on_motion(self, event: Any) -> None:
         self._show_readout(event)
+        if getattr(self, "_clim_drag", None) is not None:
+            if event.inaxes is self.ax_hist and event.xdata is not None:
+                self._drag_clim(float(event.xdata))
+            return
         if getattr(self, "_hist_press", None) is not None:
             if event.inaxes is self.ax_hist and event.xdata is not None:
                 self._hist_last = float(event.xdata)
@@ -154,6 +161,11 @@ class EditorEvents:
     def _on_release(self, event: Any) -> None:
         if event.button == 2:
             self._pan = None
+            return
+        if getattr(self, "_clim_drag", None) is not None:
+            if event.inaxes is self.ax_hist and event.xdata is not None:
+                self._drag_clim(float(event.xdata))
+            self._clim_drag = None
             return
         press = getattr(self, "_hist_press", None)
         if press is not None:

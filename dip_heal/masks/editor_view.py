@@ -44,7 +44,8 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("k / K", "next / previous colour map"),
     ("v", "log / linear scale"),
     ("low/high", "contrast sliders (percentiles of"),
-    ("", "  the counts; blue on the histogram)"),
+    ("", "  the counts), or drag the blue lines"),
+    ("", "  on the histogram (tool other than t)"),
     ("o", "outline mode"),
     ("Esc", "cancel the open shape"),
     ("scroll", "zoom; middle drag: pan"),
@@ -137,6 +138,38 @@ class EditorView:
         hi_p = float(np.clip(hi_p if high is None else high, 0, 100))
         self.contrast = (min(lo_p, hi_p), max(lo_p, hi_p))
         self._apply_clim()
+
+    def set_contrast_counts(self, low: float | None = None, high: float | None = None) -> None:
+        """Contrast limits in counts (the percentile sliders follow)."""
+        vals = self._display_values(self.scale)
+        pct = []
+        for c in (low, high):
+            if c is None:
+                pct.append(None)
+                continue
+            v = float(np.log1p(max(float(c), 0.0))) if self.scale == "log" else float(c)
+            i = int(np.searchsorted(vals, v, side="left"))
+            pct.append(100.0 * min(i, vals.size - 1) / max(vals.size - 1, 1))
+        sliders = (getattr(self, "_low", None), getattr(self, "_high", None))
+        for p, slider, key in zip(pct, sliders, ("low", "high")):
+            if p is None:
+                continue
+            if slider is not None:
+                slider.set_val(p)  # calls set_contrast
+            else:
+                self.set_contrast(**{key: p})
+
+    def _press_clim(self, x: float) -> None:
+        """A press on the histogram (no threshold tool): grab the nearer contrast limit."""
+        at = [float(np.log10(max(c, 0.0) + 1.0)) for c in self.clim_counts()]
+        self._clim_drag = int(np.argmin([abs(x - a) for a in at]))
+
+    def _drag_clim(self, x: float) -> None:
+        counts = float(10 ** x - 1)
+        if self._clim_drag == 0:
+            self.set_contrast_counts(low=counts)
+        else:
+            self.set_contrast_counts(high=counts)
 
     def _apply_clim(self) -> None:
         self._base_im.set_clim(*self.clim())

@@ -332,6 +332,13 @@ def test_colour_map_scale_and_contrast_controls(editor):
     _key(editor, "v")
     assert editor.scale == "log" and np.allclose(np.expm1(im.get_clim()), (lo, hi), atol=1)
     assert "viridis, log" in editor._view_label.get_text()
+    # drag the upper limit's blue line on the histogram (no threshold tool) to 60.5 counts
+    _key(editor, "n")
+    lo_c, hi_c = editor.clim_counts()
+    _hist(editor, [np.log10(hi_c + 1) - 0.01, np.log10(56), np.log10(61.5)])  # x = log10(counts + 1)
+    assert abs(editor.clim_counts()[0] - lo_c) < 1e-3 and abs(editor.clim_counts()[1] - 61) < 1e-3  # the first >= 60.5
+    assert abs(editor._high.val - 100 * np.mean(vals < 60.5)) < 0.1  # the slider follows (its percentile)
+    assert editor.edits == []  # no threshold was made
 
 
 def test_load_and_add_a_mask_file(editor, tmp_path):
