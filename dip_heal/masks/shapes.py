@@ -366,9 +366,10 @@ def apply_shape(
     """Apply one shape or operation to the mask layers, in place; returns ``layers``.
 
     ``mode="mask"`` adds the shape's pixels to the layer named by ``cause`` (``beamstop``,
-    ``holder`` or ``user``); ``mode="unmask"`` removes them from every layer. Operations act on
-    the union: a ``file`` shape with ``replace`` clears every layer first; ``grow`` by ``r`` px (new pixels go to ``user``), ``shrink`` by ``r`` px, ``invert``
-    (the result goes to ``user``), ``clear``.
+    ``holder`` or ``user``); ``mode="unmask"`` removes them from every layer (a ``file`` shape
+    with ``replace`` clears every layer first). Operations act on the union: ``grow`` by ``r`` px
+    (new pixels go to ``user``), ``shrink`` by ``r`` px, ``invert`` (the result goes to ``user``),
+    ``clear``.
     """
     s = check_shape(shape_spec)
     kind = s["kind"]
