@@ -9,6 +9,8 @@
 - :mod:`~dip_heal.dip.single`, :mod:`~dip_heal.dip.ensemble`, :mod:`~dip_heal.dip.api`:
   one network, several, and :func:`fit` choosing between them
 - :mod:`~dip_heal.dip.batched`: K sweep trials as one grouped network
+- :mod:`~dip_heal.dip.frame_setup`: the frame-dependent set-up (beam centre, azimuthal model, the
+  blend's fills) computed once and shared by a sweep's fits (``fit(..., setup=)``)
 
 Intensity model
 ---------------

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,8 @@ from ..errors import DipHealError
 
 __all__ = ["SweepSpec", "SAMPLERS", "SWEEPS_DIR", "PRUNERS", "default_sweep_path", "load_sweep", "parse_sweep",
            "with_overrides", "resolve_config", "resolve_prune", "format_value"]
+
+logger = logging.getLogger(__name__)
 
 SAMPLERS = ("grid", "random", "tpe")
 #: The shipped sweep files (package data; the source tree's ``sweeps/`` links to them).
@@ -366,10 +369,13 @@ def resolve_prune(spec: SweepSpec, config: FitConfig, prune: bool = True,
     multiple of ``snapshot_every`` (at least one snapshot): with the default factor 3, a third of
     the trials pass the first rung at a ninth of the budget.
 
+    A ``min_resource`` not below ``num_iter`` (e.g. ``--iters 50`` with the shipped grid's 100)
+    turns pruning off, with a warning: no trial could be cut.
+
     Raises
     ------
     DipHealError
-        ``min_resource`` not below ``num_iter`` (no trial could be cut).
+        A time budget that is not a positive number of seconds.
     """
     p = dict(spec.prune)
     if not prune:
@@ -380,10 +386,10 @@ def resolve_prune(spec: SweepSpec, config: FitConfig, prune: bool = True,
             want = n / p["reduction_factor"] ** 2
             p["min_resource"] = int(min(max(every, math.ceil(want / every) * every), n))
         if p["min_resource"] >= n:
-            raise DipHealError(
-                f"{spec.name} [prune]: min_resource = {p['min_resource']} iterations is not below num_iter = {n}; "
-                "expected a first rung before the end of a trial; lower min_resource or run with --no-prune"
-            )
+            logger.warning("%s [prune]: min_resource = %d iterations is not below num_iter = %d, so no trial can be "
+                           "cut: every point runs to the end (lower min_resource to prune)", spec.name,
+                           p["min_resource"], n)
+            p = {"pruner": "none", "min_resource": None, "reduction_factor": p["reduction_factor"]}
     budget = time_budget if time_budget is not None else spec.time_budget
     if budget is not None and not budget > 0:
         raise DipHealError(f"--time-budget {budget!r}; expected seconds > 0")
