@@ -75,8 +75,8 @@ def pilatus_case(shape: int, folder: Path) -> dict | None:
     if not all((DATA / n).exists() for n in names):
         return None
     raws = [np.asarray(fabio.open(str(DATA / n)).data) for n in names]
-    # the same crop of both: a quadrant beside the centre with modules and their gaps
-    y0, x0 = 200, 180
+    # the same crop of both: beside the beam, with modules and their gaps
+    y0, x0 = 350, 250
     crops = [r[y0:y0 + shape, x0:x0 + shape].astype(np.int32) for r in raws]
     invalid = np.zeros((shape, shape), bool)
     for c in crops:
