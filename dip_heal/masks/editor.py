@@ -323,6 +323,8 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
             cv.mpl_connect("scroll_event", self._on_scroll),
             cv.mpl_connect("close_event", lambda _e: None if self.finished else self.quit()),
         ]
+        if getattr(self, "_own_fig", False):
+            self._readout_by_blit()
 
     def _overlay(self) -> np.ndarray:
         M, N = self.frame.shape

@@ -220,7 +220,37 @@ class EditorView:
             txt.set_text(f"histogram: {10 ** float(event.xdata) - 1:.6g} counts")
         else:
             return
-        self._draw()
+        if getattr(self, "_readout_bg", None) is not None:
+            self._blit_readout()
+        else:
+            self._draw()
+
+    def _readout_by_blit(self) -> None:
+        """In a window, the readout line is redrawn alone on every mouse move (blitting), not the
+        whole figure: it is animated, painted after each full draw over the background saved then."""
+        cv = self.fig.canvas
+        if not getattr(cv, "supports_blit", False):
+            return
+        self._readout.set_animated(True)
+        self._readout_bg = None
+
+        def saved(_event: Any) -> None:
+            self._readout_bg = cv.copy_from_bbox(self._readout_box())
+            self._blit_readout()
+
+        self._cids.append(cv.mpl_connect("draw_event", saved))
+
+    def _readout_box(self) -> Any:
+        from matplotlib.transforms import Bbox
+
+        return Bbox([[0, 0], [self.fig.bbox.width * 0.5, self.fig.bbox.height * 0.03]])
+
+    def _blit_readout(self) -> None:
+        cv = self.fig.canvas
+        if self._readout_bg is not None:
+            cv.restore_region(self._readout_bg)
+        self.fig.draw_artist(self._readout)
+        cv.blit(self._readout_box())
 
     # ------------------------------------------------------------------ histogram marks
 

@@ -42,7 +42,14 @@ def drive(ed: E.MaskEditor) -> None:
         if ev != "Motion":
             w.event_generate(ev, x=X, y=Y, when="now")
 
-    mouse("Motion", 10, 6)
+    w.update()  # the first full draw
+    draws = []
+    cid = cv.mpl_connect("draw_event", lambda e: draws.append(1))
+    for x in (3, 5, 7, 9, 10):
+        mouse("Motion", x, 6)
+        w.update()  # idle time: a full redraw would happen here
+    cv.mpl_disconnect(cid)
+    SEEN["draws_on_motion"] = len(draws)
     SEEN["status"] = cv.toolbar.message.get() if cv.toolbar is not None else None
     SEEN["readout"] = ed._readout.get_text()
     key("a")  # ring tool; right-click sets the centre; a radial drag = the whole annulus

@@ -466,6 +466,7 @@ def test_every_new_tool_in_a_real_window(tmp_path):
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     raw = np.random.default_rng(0).poisson(50, (60, 80)).astype(np.int32)
     assert seen["status"] == seen["readout"] == f"x=10 y=6  value={raw[6, 10]}  not masked"  # not the RGBA
+    assert seen["draws_on_motion"] == 0  # the readout line is blitted alone, the figure is not redrawn
     ring, file_edit = seen["edits"]
     assert ring["kind"] == "ring" and "a0" not in ring
     assert abs(ring["x"] - 40) < 0.2 and abs(ring["y"] - 30) < 0.2
