@@ -50,13 +50,13 @@ def _drag(ed: MaskEditor, ax, pts: list[tuple[float, float]], button: int = 1) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("editor.png"))
-    ap.add_argument("--dpi", type=int, default=72)
+    ap.add_argument("--dpi", type=int, default=90)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
     syn = synthetic_frame(detector="Pilatus300k", kind="waxs", seed=3, counts=3e3)
     frame = Frame.from_array(syn.counts)
-    fig = Figure(figsize=(15, 8.5), dpi=args.dpi)
+    fig = Figure(figsize=(14, 8), dpi=args.dpi)  # the window's size
     FigureCanvasAgg(fig)
     ed = MaskEditor(frame, MaskSpec(detector="Pilatus300k", holder="auto"), fig=fig)
     ed.ax.apply_aspect()

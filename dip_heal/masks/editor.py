@@ -138,8 +138,8 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
             return
         self.confirming = True
         n = int(self.heal.sum())
-        self._say(f"Write the mask ({n} px, {100.0 * n / self.heal.size:.2f} %) and close?  Enter or Accept "
-                  "again = write; any other key = keep editing")
+        self._say(f"Write the mask ({n} px, {100.0 * n / self.heal.size:.2f} %) and close?  Enter / Accept "
+                  "again = write, other key = keep editing")
         if getattr(self, "_b_acc", None) is not None:
             self._b_acc.label.set_text("Write?")
         self._draw()
@@ -246,7 +246,7 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
                                  "k", "K", "v", "h", "?", "m", "M", "L"}
             for name in [k for k in matplotlib.rcParams if k.startswith("keymap.")]:
                 matplotlib.rcParams[name] = [k for k in matplotlib.rcParams[name] if k not in ours]
-            self._fig = plt.figure(figsize=(15, 8.5))
+            self._fig = plt.figure(figsize=(14, 8))
             self._own_fig = True
         fig = self.fig = self._fig
         if not getattr(self, "_own_fig", False):
@@ -267,8 +267,9 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
         self._hist_log = np.log10(np.maximum(vals, 0) + 1)
         self.ax_hist.hist(self._hist_log, bins=100, color="0.4", log=True)
         self.ax_hist.set_xlim(self.ax_hist.get_xlim())  # fix the view now (clicks map before a first draw)
-        self.ax_hist.set_xlabel("log10(counts + 1)   t: click = below, right = above, drag = between",
-                                fontsize=7)
+        self.ax_hist.set_xlabel("log10(counts + 1)", fontsize=7)
+        self.ax_hist.set_title("t: click = below, right = above, drag = between; drag blue = contrast",
+                               fontsize=7)
         self.ax_hist.tick_params(labelsize=7)
         # status lines under the image: the question before writing, the pixel under the cursor
         self._prompt = fig.text(0.03, 0.035, "", color="red", fontsize=8.5, weight="bold")
@@ -310,8 +311,9 @@ class MaskEditor(EditorEvents, EditorView, MaskEdits):
         self._b_add.on_clicked(lambda _e: self.load_mask_file())
         self._b_load = Button(fig.add_axes([0.660, 0.33, 0.09, 0.04]), "Load (M)")
         self._b_load.on_clicked(lambda _e: self.load_mask_file(replace=True))
-        self._help = fig.text(0.765, 0.965, "shortcuts (h hides)\n\n" + shortcut_text(), va="top", ha="left",
-                              fontsize=7.5, family="monospace",
+        self._help = fig.text(0.995, 0.965, "shortcuts (h hides)\n\n" + shortcut_text(), va="top", ha="right",
+                              multialignment="left",
+                              fontsize=7, family="monospace",
                               bbox={"boxstyle": "round", "facecolor": "0.96", "edgecolor": "0.7"})
         self._view_changed()
         cv = fig.canvas
