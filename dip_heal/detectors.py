@@ -245,6 +245,10 @@ def resolve_detector(
 ) -> str | None:
     """Pick the detector: the given name, else the file's, else the header's, else the shape's.
 
+    A detector named by the file (reader or header) whose shape is not the frame's (a crop, a
+    binned frame) is not used: a one-line warning is logged and the frame's shape decides (no
+    module-gap geometry when no detector has that shape).
+
     Parameters
     ----------
     name : str or None
@@ -265,19 +269,26 @@ def resolve_detector(
         if name.lower() == "none":
             return None
         return canonical_name(name)
+    _, shapes = _catalogue()
+    named = None
     for cand in (meta_detector, ):
         if cand:
             try:
-                return canonical_name(cand)
+                named = canonical_name(cand)
             except DipHealError:
                 logger.debug("reader named detector %r, not a modular one", cand)
     found = detector_from_header(header)
-    if found is not None:
-        _, shapes = _catalogue()
-        if shapes[found] == tuple(shape):
-            return found
-        logger.info("header names %s %s, frame is %s: using the shape instead", found, shapes[found], shape)
-    return detector_from_shape(shape)
+    for cand in (named, found):
+        if cand is not None and shapes[cand] == tuple(shape):
+            return cand
+    mismatch = named or found
+    by_shape = detector_from_shape(shape)
+    if mismatch is not None:
+        # issue 18: a crop (or a binned frame) keeps its detector's header; never fail on it
+        logger.warning("the file names detector %s %s but the frame is %s (a crop or binned?): %s", mismatch,
+                       shapes[mismatch], tuple(shape),
+                       f"using {by_shape}, found by the shape" if by_shape else "no module-gap geometry used")
+    return by_shape
 
 
 def detector_family(name: str | None) -> str:

@@ -26,6 +26,9 @@ Methods
     pyFAI's azimuthal ``inpainting`` (interpolation along rings in polar coordinates) with a
     geometry from a PONI file, or from a beam centre (given, or estimated from the pattern with
     :func:`dip_heal.beam.estimate_center`) and the pixel size.
+``azimuthal``
+    The DIP's azimuthal model (:func:`dip_heal.polar.azimuthal_model`) as a fill: the ring
+    average of the known pixels, about a beam centre or along a PONI's 2theta and chi rings.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "heal_ns",
     "heal_telea",
     "heal_pyfai",
+    "heal_azimuthal",
 ]
 
 logger = logging.getLogger(__name__)
@@ -215,26 +219,14 @@ def heal_telea(image: np.ndarray, heal_mask: np.ndarray, *, space: str = "log", 
 
 def _pyfai_integrator(shape: tuple[int, int], *, poni: str | Path | None, center: tuple[float, float] | None,
                       pixel_size: float, distance: float, offset: tuple[int, int]) -> Any:
-    """An AzimuthalIntegrator on a generic detector of ``shape``."""
-    import pyFAI
+    """An AzimuthalIntegrator on a generic detector of ``shape`` (or the PONI's, :mod:`dip_heal.geometry`)."""
     from pyFAI.detectors import Detector
 
     if poni is not None:
-        p = Path(poni)
-        if not p.is_file():
-            raise DipHealError(f"no such PONI file: {p}; expected a pyFAI calibration (.poni); check the path")
-        try:
-            ai = pyFAI.load(str(p))
-        except Exception as exc:  # pyFAI raises assorted errors on bad files
-            raise DipHealError(f"cannot read PONI file {p} ({exc}); expected a pyFAI .poni file") from None
-        px1, px2 = float(ai.detector.pixel1), float(ai.detector.pixel2)
-        det = Detector(pixel1=px1, pixel2=px2, max_shape=shape)
+        from .geometry import load_geometry
+
         # the frame may be a crop starting at ``offset`` (rows, cols) of the calibrated detector
-        ai.detector = det
-        ai.poni1 = ai.poni1 - offset[0] * px1
-        ai.poni2 = ai.poni2 - offset[1] * px2
-        ai.reset()
-        return ai
+        return load_geometry(poni, shape, offset, crop=True).frame_integrator()
     from pyFAI.integrator.azimuthal import AzimuthalIntegrator
 
     if center is None:
@@ -325,5 +317,64 @@ def heal_pyfai(image: np.ndarray, heal_mask: np.ndarray, *, poni: str | Path | N
             idx = ndimage.distance_transform_edt(~good, return_distances=False, return_indices=True)
             out = np.where(bad, np.where(~heal, v, out)[tuple(idx)], out)
         return out
+
+    return _in_space(image, heal, space, fill)
+
+
+def heal_azimuthal(image: np.ndarray, heal_mask: np.ndarray, *, poni: Any = None,
+                   center: tuple[float, float] | None = None, offset: tuple[int, int] = (0, 0),
+                   n_azim: int = 90, smooth: float = 1.0, space: str = "log") -> np.ndarray:
+    """The azimuthal model of the known pixels (the DIP's guide) as a fill.
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    poni : path-like or Geometry, optional
+        A pyFAI calibration (:mod:`dip_heal.geometry`): rings of pyFAI's 2theta and chi; wins over
+        ``center``.
+    center : (x, y), optional
+        Beam centre in pixels of the full frame (x along columns). Default: estimated from the
+        pattern with :func:`dip_heal.beam.estimate_center`.
+    offset : (row, col)
+        Where ``image`` starts in the frame the geometry refers to (a crop's corner).
+    n_azim : int
+        Azimuthal bins.
+    smooth : float
+        Smoothing along the azimuth, in bins.
+    space : {'log', 'linear'}
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+
+    Raises
+    ------
+    DipHealError
+        As :func:`heal_biharmonic`, or a missing, garbled or mismatched PONI file.
+    """
+    from .polar import azimuthal_model
+
+    image, heal = check_inputs(image, heal_mask)
+    if not heal.any():
+        return image.astype(np.float32)
+    geometry = None
+    if poni is not None:
+        from .geometry import load_geometry
+
+        geometry = load_geometry(poni, image.shape, offset, crop=True)
+        c = None
+    elif center is None:
+        from .beam import estimate_center
+
+        c = estimate_center(np.where(heal, 0.0, image), ~heal)
+        logger.info("azimuthal: estimated beam centre x=%.1f y=%.1f", c[0] + offset[1], c[1] + offset[0])
+    else:
+        c = (float(center[0]) - offset[1], float(center[1]) - offset[0])
+
+    def fill(v: np.ndarray) -> np.ndarray:
+        return azimuthal_model(v, ~heal, c, n_azim=int(n_azim), smooth=float(smooth), geometry=geometry)
 
     return _in_space(image, heal, space, fill)

@@ -8,8 +8,9 @@ snapshot, ``blind:MODEL_DIR`` a trained blind model). Nothing in the DIP imports
 
 Methods
 -------
-``biharmonic``, ``ns``, ``telea``, ``pyfai``
-    The classical fills of :mod:`dip_heal.fills`.
+``biharmonic``, ``ns``, ``telea``, ``pyfai``, ``azimuthal``
+    The classical fills of :mod:`dip_heal.fills` (``azimuthal``: the DIP's ring model as a fill; not
+    in the benchmark's default set).
 ``dip``
     :func:`dip_heal.fit` with a preset (default ``default``) or a FitConfig JSON file.
 ``blind``
@@ -30,7 +31,7 @@ import numpy as np
 
 from ._intensity import composite
 from .errors import DipHealError
-from .fills import CLASSICAL, check_inputs, heal_biharmonic, heal_ns, heal_pyfai, heal_telea
+from .fills import CLASSICAL, check_inputs, heal_azimuthal, heal_biharmonic, heal_ns, heal_pyfai, heal_telea
 
 __all__ = ["METHODS", "METHOD_ARG", "CLASSICAL", "heal_method", "register_method", "method_names", "heal_dip"]
 
@@ -40,7 +41,8 @@ HealFunc = Callable[..., np.ndarray]
 
 
 def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default", num_iter: int | None = None,
-             device: str | None = None, info: dict[str, Any] | None = None, **changes: Any) -> np.ndarray:
+             device: str | None = None, info: dict[str, Any] | None = None, poni: Any = None,
+             offset: tuple[int, int] = (0, 0), **changes: Any) -> np.ndarray:
     """Heal with the Deep Image Prior (:func:`dip_heal.fit`).
 
     Parameters
@@ -62,6 +64,10 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
     info : dict, optional
         Filled with ``iterations`` (run), ``snapshot`` (iteration of the returned composite),
         ``num_iter`` (the budget), ``seconds`` and ``preset`` of the fit (for the benchmark table).
+    poni : path-like or Geometry, optional
+        A pyFAI calibration (:mod:`dip_heal.geometry`) for the polar inputs and the azimuthal model.
+    offset : (row, col)
+        Where ``image`` starts in the calibrated detector (a benchmark crop's corner).
     **changes
         Other FitConfig fields to change.
 
@@ -94,7 +100,12 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
     if changes:
         config = config.replace(**changes)
     t0 = time.perf_counter()
-    result = fit(image, heal, config, device=device, keep_snapshots=False)
+    geometry = None
+    if poni is not None:
+        from .geometry import load_geometry
+
+        geometry = load_geometry(poni, image.shape, offset, crop=True)
+    result = fit(image, heal, config, device=device, keep_snapshots=False, geometry=geometry)
     if info is not None:
         ran = result.extra.get("stopped_at") if isinstance(result.extra, dict) else None
         if ran is None:
@@ -137,6 +148,7 @@ METHODS: dict[str, HealFunc | str] = {
     "ns": heal_ns,
     "telea": heal_telea,
     "pyfai": heal_pyfai,
+    "azimuthal": heal_azimuthal,
     "dip": heal_dip,
     "blind": "dip_heal.blind.bulk:heal_with_model",
 }

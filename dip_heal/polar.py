@@ -3,7 +3,8 @@
 The model is a polar image (one radial bin per pixel, ``n_azim`` azimuthal bins) of the mean
 normalised log intensity of the measured pixels, with empty bins interpolated along the ring
 (periodically) and then along the radius, evaluated at every pixel of a grid by bilinear
-interpolation. It is what pyFAI's ``inpainting`` computes, but defined everywhere (also on
+interpolation (with a PONI, :mod:`dip_heal.geometry`, the rings are pyFAI's: per-pixel 2theta
+and chi). It is what pyFAI's ``inpainting`` computes, but defined everywhere (also on
 measured pixels and outside the frame), so a Deep Image Prior can fit the residual from it.
 """
 
@@ -11,7 +12,12 @@ from __future__ import annotations
 
 import logging
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .geometry import Geometry
 
 __all__ = ["azimuthal_model"]
 
@@ -57,13 +63,14 @@ def check_center(center: tuple[float, float], shape: tuple[int, int], *, what: s
 def azimuthal_model(
     y: np.ndarray,
     known: np.ndarray,
-    center: tuple[float, float],
+    center: tuple[float, float] | None,
     *,
     n_azim: int = 90,
     smooth: float = 1.0,
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+    geometry: "Geometry | None" = None,
 ) -> np.ndarray:
-    """Ring-averaged model of ``y`` about ``center``, evaluated on the (padded) grid.
+    """Ring-averaged model of ``y`` about ``center`` (or along a PONI's rings), on the (padded) grid.
 
     Parameters
     ----------
@@ -71,8 +78,9 @@ def azimuthal_model(
         Image (any intensity space; the DIP passes normalised log intensity).
     known : (M, N) ndarray of bool
         Pixels whose values enter the model.
-    center : (x, y)
-        Beam centre in pixels (column, row); may lie outside the frame.
+    center : (x, y) or None
+        Beam centre in pixels (column, row); may lie outside the frame. Not used (may be None)
+        when ``geometry`` is given.
     n_azim : int
         Azimuthal bins (90 = 4 degrees: averages enough pixels per bin on small radii).
     smooth : float
@@ -80,6 +88,11 @@ def azimuthal_model(
         the number of pixels per bin.
     pads : (top, bottom, left, right)
         Extra rows/columns of the grid to evaluate on (the DIP's padded grid).
+    geometry : Geometry, optional
+        A pyFAI calibration (:class:`dip_heal.geometry.Geometry`, checked against the frame):
+        the rings are binned by pyFAI's per-pixel 2theta (as a radius in pixel equivalents) and
+        chi instead of the pixel radius and angle about ``center``, so a tilted detector's
+        elliptical rings are followed.
 
     Returns
     -------
@@ -91,16 +104,24 @@ def azimuthal_model(
         raise ValueError(f"got image {y.shape} and mask {known.shape}; expected two 2-D arrays of one shape")
     if n_azim < 4:
         raise ValueError(f"got n_azim={n_azim}; expected at least 4 azimuthal bins")
-    check_center(center, y.shape)
-    cx, cy = float(center[0]), float(center[1])
     m, n = y.shape
-    yy, xx = np.nonzero(known)
-    r = np.hypot(xx - cx, yy - cy)
-    phi = np.arctan2(yy - cy, xx - cx)
-    # grid extent: farthest corner of the padded grid
     pt, pb, pl, pr = pads
-    corners = np.array([[-pl, -pt], [n - 1 + pr, -pt], [-pl, m - 1 + pb], [n - 1 + pr, m - 1 + pb]], float)
-    n_rad = int(np.ceil(np.hypot(corners[:, 0] - cx, corners[:, 1] - cy).max())) + 2
+    if geometry is not None:
+        g_r, g_phi = geometry.polar((m, n), pads)
+        crop = (slice(pt, pt + m), slice(pl, pl + n))
+        r, phi = g_r[crop][known], g_phi[crop][known]
+        n_rad = int(np.ceil(float(g_r.max()))) + 2
+    else:
+        if center is None:
+            raise ValueError("azimuthal_model needs a beam centre or a geometry; got neither")
+        check_center(center, y.shape)
+        cx, cy = float(center[0]), float(center[1])
+        yy, xx = np.nonzero(known)
+        r = np.hypot(xx - cx, yy - cy)
+        phi = np.arctan2(yy - cy, xx - cx)
+        # grid extent: farthest corner of the padded grid
+        corners = np.array([[-pl, -pt], [n - 1 + pr, -pt], [-pl, m - 1 + pb], [n - 1 + pr, m - 1 + pb]], float)
+        n_rad = int(np.ceil(np.hypot(corners[:, 0] - cx, corners[:, 1] - cy).max())) + 2
     rb = np.rint(r).astype(np.int64)
     ab = np.floor((phi + np.pi) / (2 * np.pi) * n_azim).astype(np.int64) % n_azim
     key = rb * n_azim + ab
@@ -122,9 +143,13 @@ def azimuthal_model(
         ri = np.arange(n_rad)
         polar = np.stack([np.interp(ri, k, polar[k, j]) for j in range(n_azim)], axis=1)
     # bilinear evaluation on the grid (bin centres: radius i, azimuth (j + 0.5) / n_azim)
-    gy, gx = np.mgrid[-pt : m + pb, -pl : n + pr].astype(np.float64)
-    gr = np.hypot(gx - cx, gy - cy)
-    ga = (np.arctan2(gy - cy, gx - cx) + np.pi) / (2 * np.pi) * n_azim - 0.5
+    if geometry is not None:
+        gr = g_r
+        ga = (g_phi + np.pi) / (2 * np.pi) * n_azim - 0.5
+    else:
+        gy, gx = np.mgrid[-pt : m + pb, -pl : n + pr].astype(np.float64)
+        gr = np.hypot(gx - cx, gy - cy)
+        ga = (np.arctan2(gy - cy, gx - cx) + np.pi) / (2 * np.pi) * n_azim - 0.5
     r0 = np.clip(np.floor(gr).astype(np.int64), 0, n_rad - 2)
     fr = np.clip(gr - r0, 0.0, 1.0)
     a0 = np.floor(ga).astype(np.int64)

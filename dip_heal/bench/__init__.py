@@ -26,8 +26,9 @@ Case files are JSON lists of objects::
      "crop": [848, 890, 512, 512], "invalid": "negative", "seed": 100}
 
 with optional ``kind`` (``pasted`` or ``pair``), ``file_b`` and ``shift`` (pairs), ``center``
-(``[x, y]`` beam centre in the full frame), ``poni`` (a pyFAI calibration) and ``pixel_size``
-(metres), which the ``pyfai`` method uses.
+(``[x, y]`` beam centre in the full frame), ``poni`` (a pyFAI calibration of the full frame,
+relative to the data folder or to the case file's folder) and ``pixel_size`` (metres), which the
+``pyfai`` method uses; ``azimuthal`` and ``dip`` use ``poni`` (and ``azimuthal`` ``center``) too.
 
 ``invalid`` rules: ``negative`` = value < 0, non-finite, or >= 2**32 - 1; ``zero_is_gap`` = also
 0; ``pilatus2m`` = ``negative`` plus the PILATUS 2M module-gap rows and columns (rows

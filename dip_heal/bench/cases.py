@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -39,9 +40,11 @@ class Case:
     shift : (dy, dx)
         Pair geometry: frame A's pixel ``(y, x)`` is frame B's ``(y - dy, x - dx)``.
     center : (x, y) or None
-        Beam centre in the full frame, for ``pyfai``.
+        Beam centre in the full frame, for ``pyfai`` and ``azimuthal``.
     poni : str or None
-        pyFAI calibration file (relative to the data folder), for ``pyfai``.
+        pyFAI calibration file of the full frame (relative to the data folder, or to the case
+        file's folder when it is there), for ``pyfai``, ``azimuthal`` and ``dip`` (the polar
+        inputs and the azimuthal model).
     pixel_size : float or None
         Pixel size in metres, for ``pyfai`` without a PONI file.
     """
@@ -178,7 +181,10 @@ def load_cases(path: str | os.PathLike) -> tuple[list[Case], list[tuple[str, str
     rejected: list[tuple[str, str]] = []
     for i, entry in enumerate(data):
         try:
-            cases.append(parse_case(entry, i))
+            case = parse_case(entry, i)
+            if case.poni is not None and not Path(case.poni).is_absolute() and (p.parent / case.poni).is_file():
+                case = dataclasses.replace(case, poni=str((p.parent / case.poni).resolve()))  # beside the case file
+            cases.append(case)
         except DipHealError as exc:
             name = entry.get("name", f"#{i}") if isinstance(entry, dict) else f"#{i}"
             rejected.append((str(name), str(exc)))

@@ -45,6 +45,12 @@ def _method_opts(method: str, func: Callable[..., np.ndarray], prep: PreparedCas
             kw.setdefault("center", case.center)
         if case.pixel_size is not None:
             kw.setdefault("pixel_size", case.pixel_size)
+    elif base in ("azimuthal", "dip"):  # issue 18: the case's PONI for the ring model and polar inputs
+        kw.setdefault("offset", prep.offset)
+        if case.poni is not None:
+            kw.setdefault("poni", str(resolve_data_path(data_dir, case.poni)))
+        if base == "azimuthal" and case.center is not None:
+            kw.setdefault("center", case.center)
     info: dict[str, Any] | None = None
     if "info" in params or accepts_any:
         info = {}

@@ -294,20 +294,31 @@ def _is_done(path: Path, out: Path, suffix: str) -> Path | None:
     return None
 
 
-def _leftovers(path: Path, out: Path, suffix: str) -> list[Path]:
-    """Temporary files an interrupted write of ``path``'s outputs left in ``out`` (``atomic_path`` names)."""
+def _finals(path: Path, out: Path, suffix: str) -> list[Path]:
+    """Every file a bulk task of ``path`` may write in ``out``: the frame, its heal mask, an NPY's provenance."""
     found = []
     for guess in _guess_output(path, out, suffix):
-        for final in (guess, heal_mask_path(guess), guess.with_name(guess.name + ".provenance.json")):
-            found += [p for p in out.glob(f".{glob_escape(final.name)}.*") if p.is_file()]
+        found += [guess, heal_mask_path(guess), guess.with_name(guess.name + ".provenance.json")]
     return found
 
 
-def glob_escape(name: str) -> str:
-    """``name`` with glob's special characters escaped."""
-    import glob
+def _leftovers(paths: list[Path], out: Path, suffix: str) -> list[Path]:
+    """Temporary files interrupted writes of these inputs' outputs left in ``out``.
 
-    return glob.escape(name)
+    :func:`dip_heal.frame.atomic_path` names them ``.<final name>.<random><ext>``; the folder is
+    listed once, whatever the number of inputs.
+    """
+    finals = {f.name for p in paths for f in _finals(p, out, suffix)}
+    found = []
+    for entry in os.scandir(out):
+        name = entry.name
+        if not name.startswith(".") or not entry.is_file():
+            continue
+        rest = name[1:]
+        dots = [i for i, ch in enumerate(rest) if ch == "."]
+        if any(rest[:i] in finals for i in dots):
+            found.append(Path(entry.path))
+    return found
 
 
 def _method_label(method: Any, model: BlindModel | None) -> str:
@@ -343,6 +354,7 @@ def heal_one(
     context: int | None = CONTEXT,
     dtype: str = "float32",
     threads: int | None = None,
+    poni: str | None = None,
 ) -> FrameResult:
     """Heal one frame into ``out_dir``: one task of :func:`bulk`, on this process or a Dask worker.
 
@@ -368,6 +380,8 @@ def heal_one(
         The blind model's :func:`predict` options.
     threads : int, optional
         Set torch's thread count first (Dask workers); default: leave it.
+    poni : str, optional
+        As :func:`bulk`.
 
     Returns
     -------
@@ -375,12 +389,13 @@ def heal_one(
     """
     return _heal_one(path, out_dir, method=method, model_dir=model_dir, mask_spec=mask_spec, batch=batch,
                      device=device, suffix=suffix, overwrite=overwrite, context=context, dtype=dtype,
-                     threads=threads)[0]
+                     threads=threads, poni=poni)[0]
 
 
 def _heal_one(path: str | os.PathLike, out_dir: str | os.PathLike, *, method: Any, model_dir: Any, mask_spec: Any,
               batch: int, device: str | None, suffix: str, overwrite: bool, context: int | None, dtype: str,
-              threads: int | None = None, keep: bool = False) -> tuple[FrameResult, tuple[Any, ...] | None]:
+              threads: int | None = None, keep: bool = False,
+              poni: str | None = None) -> tuple[FrameResult, tuple[Any, ...] | None]:
     """:func:`heal_one`, and with ``keep`` the frame, healed image and heal mask of a written frame (previews)."""
     from ..io import read_image, write_image
     from ..io.provenance import provenance
@@ -397,40 +412,56 @@ def _heal_one(path: str | os.PathLike, out_dir: str | os.PathLike, *, method: An
         model = _cached_model(str(blind_dir)) if blind_dir is not None else None
         frame = read_image(src)
         target = _output_for(src, frame, out, suffix)
+        geometry = None
+        if poni is not None:  # issue 18: the beamline's geometry for the mask's beamstop and the ring fills
+            from ..geometry import load_geometry
+            from ..masks import MaskSpec
+
+            geometry = load_geometry(poni, frame.shape)
+            if mask_spec is None:
+                mask_spec = MaskSpec(poni=str(poni))
+            elif isinstance(mask_spec, MaskSpec) and mask_spec.poni is None:
+                mask_spec = mask_spec.replace(poni=str(poni), beam_center=None)
+        geo_record = None if geometry is None else geometry.record()
         heal = frame_heal_mask(frame, mask_spec)
         mask_target = heal_mask_path(target)
         if not heal.any():
             with atomic_path(mask_target) as tmp:  # the record: nothing healed
                 np.save(tmp, heal, allow_pickle=False)
-            write_image(target, frame.raw, like=frame, provenance=provenance(_method_label(method, model), 0, mask_target))
+            write_image(target, frame.raw, like=frame, provenance=provenance(_method_label(method, model), 0, mask_target,
+                                                                             geometry=geo_record))
             return FrameResult(str(path), "nothing", str(target)), None
         if model is not None:
             healed = predict(model, frame.data, heal, known=frame.valid & ~heal, device=device, batch=batch,
                              context=context, dtype=dtype)
         else:
-            fill = method if callable(method) else _named_method(str(method), device)
+            fill = method if callable(method) else _named_method(str(method), device, geometry)
             healed = np.asarray(fill(frame.data, heal), dtype=np.float32)
         native = composite_native(frame.raw, healed, heal)
         # issue 20: provenance, and the heal mask beside the output (True = healed), written first
         with atomic_path(mask_target) as tmp:
             np.save(tmp, heal, allow_pickle=False)
-        prov = provenance(_method_label(method, model), int(heal.sum()), mask_target)
+        prov = provenance(_method_label(method, model), int(heal.sum()), mask_target, geometry=geo_record)
         write_image(target, native, like=frame, provenance=prov, heal=heal)
         return FrameResult(str(path), "written", str(target)), ((frame, healed, heal) if keep else None)
     except (DipHealError, NothingToHeal, ValueError, OSError) as exc:
         return FrameResult(str(path), "failed", None, _one_line(exc)), None
 
 
-def _named_method(name: str, device: str | None) -> Any:
-    """A registry method (:func:`dip_heal.methods.heal_method`), given ``device`` when it takes one."""
+def _named_method(name: str, device: str | None, geometry: Any = None) -> Any:
+    """A registry method (:func:`dip_heal.methods.heal_method`), given ``device`` and the PONI's
+    ``geometry`` when it takes them (``pyfai``, ``azimuthal``, ``dip``)."""
     import functools
     import inspect
 
     from ..methods import heal_method
 
     fn = heal_method(name)
-    if device is not None and "device" in inspect.signature(fn).parameters:
+    params = inspect.signature(fn).parameters
+    if device is not None and "device" in params:
         fn = functools.partial(fn, device=device)
+    if geometry is not None and "poni" in params:
+        fn = functools.partial(fn, poni=geometry)
     return fn
 
 
@@ -453,6 +484,7 @@ def bulk(
     context: int | None = CONTEXT,
     dtype: str = "float32",
     timeout: float | None = None,
+    poni: str | os.PathLike | None = None,
 ) -> BulkSummary:
     """Heal many frames with one method and write each in its input's format.
 
@@ -510,6 +542,10 @@ def bulk(
     timeout : float, optional
         Dask: give up on the frames not done after this many seconds (reported as failed); also
         the wait for the scheduler (at most 20 s).
+    poni : path-like, optional
+        A pyFAI calibration of the detector every frame comes from (``--poni``): the mask's beam
+        centre, and the rings of ``pyfai``, ``azimuthal`` and ``dip`` (the blind model does not use
+        it); recorded in every output's provenance. A frame of another shape fails (one line).
 
     Returns
     -------
@@ -534,6 +570,11 @@ def bulk(
     model = load_model(blind_dir) if blind_dir is not None else None  # a bad model fails here, once
     if model is None and not callable(method):
         _named_method(str(method), None)  # an unknown method fails here, once
+    if poni is not None:
+        from ..geometry import load_geometry
+
+        load_geometry(poni)  # a missing or garbled PONI fails here, once
+        poni = str(Path(poni).resolve())
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DipHealError(f"output {out} is a file; expected a folder for the healed frames; choose another --out")
@@ -552,7 +593,7 @@ def bulk(
     out.mkdir(parents=True, exist_ok=True)
     pictures = Previews(out) if previews else None  # issue 20
     options = dict(method=method, model_dir=blind_dir, mask_spec=mask_spec, batch=batch, device=device,
-                   suffix=suffix, overwrite=overwrite, context=context, dtype=dtype)
+                   suffix=suffix, overwrite=overwrite, context=context, dtype=dtype, poni=poni)
     try:
         _clean_leftovers(paths, out, suffix)  # of a run killed before
         if workers is None and scheduler is None:
@@ -573,10 +614,9 @@ def bulk(
 
 
 def _clean_leftovers(paths: list[Path], out: Path, suffix: str) -> None:
-    for path in paths:
-        for p in _leftovers(path, out, suffix):
-            logger.info("removing %s, left by an interrupted write", p)
-            p.unlink(missing_ok=True)
+    for p in _leftovers(paths, out, suffix):
+        logger.info("removing %s, left by an interrupted write", p)
+        p.unlink(missing_ok=True)
 
 
 def _record(summary: BulkSummary, res: FrameResult, *, fresh: bool = False) -> None:
@@ -644,6 +684,7 @@ def _heal_dask(paths: list[Path], out: Path, options: dict[str, Any], *, workers
 
         bar = tqdm(total=len(paths), initial=len(summary.skipped), desc="bulk", unit="frame")
     order = {str(p.resolve()): i for i, p in enumerate(todo)}
+    given = {str(p.resolve()): str(p) for p in todo}  # results name the inputs as given
     results: dict[str, FrameResult] = {}
     try:
         with _dask_client(workers, scheduler, threads, connect=20.0 if timeout is None else min(20.0, timeout)) as client:
@@ -671,7 +712,9 @@ def _heal_dask(paths: list[Path], out: Path, options: dict[str, Any], *, workers
         if bar is not None:
             bar.close()
     for src in sorted(results, key=order.__getitem__):  # in input order, whatever order they finished in
-        _record(summary, results[src], fresh=True)
+        res = results[src]
+        res.input = given[src]
+        _record(summary, res, fresh=True)
     return summary
 
 

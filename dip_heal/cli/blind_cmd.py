@@ -86,6 +86,9 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 @click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--mask-spec", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Mask spec JSON applied to every frame [default: automatic mask].")
+@click.option("--poni", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="A pyFAI calibration (.poni) of the detector: the beam centre of every frame's mask and the "
+                   "rings of pyfai, azimuthal and dip; recorded in each output's provenance.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Heal on a local Dask cluster of N worker processes (one frame per task) [default: this process].")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
@@ -98,7 +101,7 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 @click.option("--overwrite", is_flag=True, help="Heal again frames whose output exists (default: skip them).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("--previews", is_flag=True, help="Also write OUT/previews/STEM.png (before/after) and OUT/previews/summary.png.")
-def bulk(inputs, method, model, out, mask_spec, workers, scheduler, threads_per_worker, batch, device, suffix,
+def bulk(inputs, method, model, out, mask_spec, poni, workers, scheduler, threads_per_worker, batch, device, suffix,
          overwrite, progress, previews) -> None:
     """Heal many frames (files, folders or globs) with one method: the trained blind model by default.
 
@@ -117,7 +120,7 @@ def bulk(inputs, method, model, out, mask_spec, workers, scheduler, threads_per_
         paths = expand_paths(inputs, "INPUTS")
     summary = run_bulk(paths, out, model_dir=model, mask_spec=mask_spec, batch=batch, device=device,
                        progress=progress, suffix=suffix, overwrite=overwrite, previews=previews, method=method,
-                       workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker)
+                       workers=workers, scheduler=scheduler, threads_per_worker=threads_per_worker, poni=poni)
     click.echo(summary.line())
     if summary.failed:  # each was logged as it happened; one line sums them up
         path, msg = summary.failed[0]

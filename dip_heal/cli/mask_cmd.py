@@ -42,9 +42,11 @@ from . import flag_errors
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Mask file (one IMAGE) or folder (several); format by extension. "
                    "Default: IMAGE-NAME_mask.npy in the current folder.")
-@click.option("--format", "fmt", type=click.Choice(["npy", "png", "edf", "tiff", "msk", "hdf5"]), default=None,
+@click.option("--format", "fmt", type=click.Choice(["npy", "png", "edf", "tiff", "dioptas", "msk", "hdf5"]),
+              default=None,
               help="Mask format: npy (True = heal), png (0 = heal, 255 = keep), edf/tiff/msk (1 = masked, "
-                   "pyFAI), hdf5 ('mask' 1 = heal).")
+                   "pyFAI), dioptas (.mask: TIFF, 1 = masked, upside down), hdf5 ('mask' 1 = heal). "
+                   "Default: by --out's extension.")
 @click.option("--flip-vertical", is_flag=True, help="Write the mask upside down (Dioptas/Fit2D orientation).")
 @click.option("--no-overlay", is_flag=True, help="Do not write the overlay preview PNG.")
 @click.option("--interactive", "--edit", "-i", "interactive", is_flag=True,

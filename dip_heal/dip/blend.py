@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class Blender:
 
     def __init__(self, image: np.ndarray, y: np.ndarray, known: np.ndarray, heal: np.ndarray,
                  holdout: np.ndarray, center: tuple[float, float], model_settings: tuple[int, float],
-                 scale: float) -> None:
+                 scale: float, geometry: Any = None) -> None:
         from ..polar import azimuthal_model
 
         n_azim, smooth = model_settings
@@ -43,8 +43,8 @@ class Blender:
         def telea(mask: np.ndarray) -> np.ndarray:
             return telea_normalised(image, mask, scale)
 
-        a_ho = azimuthal_model(y, known & ~holdout, center, n_azim=n_azim, smooth=smooth)
-        a_fin = azimuthal_model(y, known, center, n_azim=n_azim, smooth=smooth)
+        a_ho = azimuthal_model(y, known & ~holdout, center, n_azim=n_azim, smooth=smooth, geometry=geometry)
+        a_fin = azimuthal_model(y, known, center, n_azim=n_azim, smooth=smooth, geometry=geometry)
         self.y = y
         self.heal = heal
         self.holdout = holdout

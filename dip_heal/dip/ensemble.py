@@ -33,6 +33,7 @@ def fit_ensemble(
     holdout: np.ndarray | None,
     keep_snapshots: bool,
     center: tuple[float, float] | None,
+    geometry: Any = None,
 ) -> FitResult:
     """``config.ensemble`` fits with consecutive seeds, healed by their median (see FitConfig)."""
     from ..polar import check_center
@@ -57,7 +58,7 @@ def fit_ensemble(
             check_center(center, np.shape(image), what="--center")
         res = fit_one(image, heal, member_cfg, device=device, progress=progress,
                   callback=member_callback if callback is not None else None, holdout=holdout,
-                      keep_snapshots=keep_snapshots, center=center)
+                      keep_snapshots=keep_snapshots, center=center, geometry=geometry)
         center = res.extra.get("center") or center
         members.append(res)
         logger.info("ensemble member %d/%d (seed %d): iteration %d, %.1f s", k + 1, n, member_cfg.seed,

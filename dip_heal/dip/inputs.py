@@ -14,6 +14,8 @@ from .problem import Grid, Problem
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from ..geometry import Geometry
+
 __all__ = ["NetInputs", "build_inputs", "coordinate_input", "guide_channels", "select_model",
            "telea_normalised", "model_beats_local_fill", "AUTO_MODEL_GRID"]
 
@@ -22,24 +24,30 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class NetInputs:
-    """The input tensor, the azimuthal model the network fits the residual from (or None), and what was chosen."""
+    """The input tensor, the azimuthal model the network fits the residual from (or None), and what was chosen
+    (``geometry``: the PONI calibration the polar channels and the model used, or None)."""
 
     tensor: Any
     base: Any
     guide_used: str
     model_settings: tuple[int, float] | None
     center: tuple[float, float] | None
+    geometry: Any = None
 
 
 def build_inputs(config: FitConfig, problem: Problem, grid: Grid, center: tuple[float, float] | None,
-                 dev: "torch.device") -> NetInputs:
-    """The input channels of ``config`` on ``grid`` (and the beam centre, estimated when needed)."""
+                 dev: "torch.device", geometry: "Geometry | None" = None) -> NetInputs:
+    """The input channels of ``config`` on ``grid`` (and the beam centre, estimated when needed).
+
+    With ``geometry`` (a PONI checked against the frame) the beam centre is the geometry's and the
+    polar channels and the azimuthal model follow pyFAI's 2theta and chi.
+    """
     import torch
 
     from ..polar import azimuthal_model
 
     y, fit_px, holdout = problem.y, problem.fit_px, problem.holdout
-    guides, center = guide_channels(config, y, fit_px, center, grid.pads)
+    guides, center = guide_channels(config, y, fit_px, center, grid.pads, geometry=geometry)
     net_input = coordinate_input(config, grid.shape, dev)
     if guides is not None:
         net_input = torch.cat([net_input, torch.from_numpy(guides)[None].to(dev)], dim=1)
@@ -48,8 +56,8 @@ def build_inputs(config: FitConfig, problem: Problem, grid: Grid, center: tuple[
         assert center is not None
         n_azim, smooth = config.guide_azim, config.guide_smooth
         if config.guide == "auto" and holdout.any():
-            n_azim, smooth = model_settings = select_model(y, fit_px, holdout, center)
-        model = azimuthal_model(y, fit_px, center, n_azim=n_azim, smooth=smooth, pads=grid.pads)
+            n_azim, smooth = model_settings = select_model(y, fit_px, holdout, center, geometry=geometry)
+        model = azimuthal_model(y, fit_px, center, n_azim=n_azim, smooth=smooth, pads=grid.pads, geometry=geometry)
         use = True
         if config.guide == "auto":
             use = model_beats_local_fill(problem.image, y, model[grid.crop], holdout, problem.heal | holdout,
@@ -61,7 +69,7 @@ def build_inputs(config: FitConfig, problem: Problem, grid: Grid, center: tuple[
         else:
             # keep the input layout of the configuration: a zero channel instead of the model
             net_input = torch.cat([net_input, torch.zeros_like(net_input[:, :1])], dim=1)
-    return NetInputs(net_input, base, guide_used, model_settings, center)
+    return NetInputs(net_input, base, guide_used, model_settings, center, geometry)
 
 
 def coordinate_input(config: FitConfig, shape: tuple[int, int], device: "torch.device") -> "torch.Tensor":
@@ -84,6 +92,8 @@ def guide_channels(
     fit_px: np.ndarray,
     center: tuple[float, float] | None,
     pads: tuple[int, int, int, int],
+    *,
+    geometry: "Geometry | None" = None,
 ) -> tuple[np.ndarray | None, tuple[float, float] | None]:
     """Physics-aware input channels on the padded grid, and the beam centre used.
 
@@ -100,6 +110,10 @@ def guide_channels(
         Beam centre in pixels; estimated from the frame when None.
     pads : (top, bottom, left, right)
         Padding of the network grid.
+    geometry : Geometry, optional
+        A PONI calibration checked against the frame: its beam centre replaces ``center`` and
+        the polar channels are pyFAI's (radius from 2theta in pixel equivalents, cos and sin of
+        chi).
 
     Returns
     -------
@@ -109,7 +123,9 @@ def guide_channels(
     if not (config.polar_input or config.mirror_input or config.guide != "none" or config.blend
             or config.uses_priors):
         return None, center
-    if center is None:
+    if geometry is not None:
+        center = geometry.center
+    elif center is None:
         from ..beam import estimate_center
 
         center = estimate_center(np.where(fit_px, np.expm1(y), 0.0), fit_px)
@@ -119,7 +135,10 @@ def guide_channels(
     m, n = y.shape
     yy, xx = np.mgrid[-pt : m + pb, -pl : n + pr].astype(np.float32)
     chans = []
-    if config.polar_input:
+    if config.polar_input and geometry is not None:
+        g_r, g_chi = geometry.polar((m, n), pads)
+        chans += [g_r / max(float(g_r.max()), 1.0), np.cos(g_chi), np.sin(g_chi)]
+    elif config.polar_input:
         dx, dy = xx - cx, yy - cy
         r = np.hypot(dx, dy)
         phi = np.arctan2(dy, dx)
@@ -145,14 +164,16 @@ AUTO_MODEL_GRID: tuple[tuple[int, float], ...] = tuple(
 
 
 def select_model(
-    y: np.ndarray, fit_px: np.ndarray, holdout: np.ndarray, center: tuple[float, float]
+    y: np.ndarray, fit_px: np.ndarray, holdout: np.ndarray, center: tuple[float, float] | None,
+    geometry: "Geometry | None" = None,
 ) -> tuple[int, float]:
-    """The azimuthal model settings of :data:`AUTO_MODEL_GRID` that best predict the held-out pixels."""
+    """The azimuthal model settings of :data:`AUTO_MODEL_GRID` that best predict the held-out pixels
+    (the model about ``center``, or along the rings of ``geometry`` when given)."""
     from ..polar import azimuthal_model
 
     scores = []
     for n_azim, smooth in AUTO_MODEL_GRID:
-        m = azimuthal_model(y, fit_px, center, n_azim=n_azim, smooth=smooth)
+        m = azimuthal_model(y, fit_px, center, n_azim=n_azim, smooth=smooth, geometry=geometry)
         scores.append((float(np.abs(m[holdout] - y[holdout]).mean()), n_azim, smooth))
     l1, n_azim, smooth = min(scores)
     logger.info("azimuthal model: %d bins, smoothing %.3g bins (held-out L1 %.4g)", n_azim, smooth, l1)

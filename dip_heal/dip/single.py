@@ -148,7 +148,7 @@ def fit_one(
         extra={"stopped_at": stopped_at, "device": str(dev), "padded_shape": grid.shape, "center": center,
                "guide": inputs.guide_used, "blend": chosen.weights, "symmetry": symmetry, "init": init,
                "coarse_iterations": n_coarse,
-               "geometry": None if geometry is None else geometry.record()},
+               **({} if geometry is None else {"geometry": geometry.record()})},
         net_state=model.state(),
     )
 

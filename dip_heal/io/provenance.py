@@ -23,7 +23,8 @@ TIFF_PROVENANCE_TAG = 65000
 
 
 def provenance(method: str, n_healed: int, mask_path: str | os.PathLike | None = None, *,
-               version: str | None = None, config: dict[str, Any] | None = None) -> dict[str, Any]:
+               version: str | None = None, config: dict[str, Any] | None = None,
+               geometry: dict[str, Any] | None = None) -> dict[str, Any]:
     """The provenance record of one healed output.
 
     Parameters
@@ -39,12 +40,15 @@ def provenance(method: str, n_healed: int, mask_path: str | os.PathLike | None =
         dip-heal's version; default the installed one.
     config : dict, optional
         The configuration that produced it (stored where the format has room: HDF5's NXprocess).
+    geometry : dict, optional
+        The beamline geometry used (:meth:`dip_heal.geometry.Geometry.record`: the PONI's path,
+        SHA-256 and parameters).
 
     Returns
     -------
     dict
         ``program``, ``version``, ``method``, ``n_healed``, ``heal_mask``, ``date`` (UTC, ISO 8601)
-        and, if given, ``config``.
+        and, if given, ``config`` and ``geometry``.
 
     Examples
     --------
@@ -69,6 +73,8 @@ def provenance(method: str, n_healed: int, mask_path: str | os.PathLike | None =
     }
     if config is not None:
         record["config"] = config
+    if geometry is not None:
+        record["geometry"] = geometry
     return record
 
 

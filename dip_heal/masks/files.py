@@ -30,6 +30,7 @@ MASK_FORMATS: dict[str, str] = {
     ".edf": "edf",
     ".tif": "tiff",
     ".tiff": "tiff",
+    ".mask": "dioptas",
     ".msk": "msk",
     ".h5": "hdf5",
     ".hdf5": "hdf5",
@@ -48,7 +49,7 @@ CONVENTIONS: dict[str, str] = {
 def _fmt_for(path: Path, fmt: str | None) -> str:
     if fmt:
         f = fmt.lower().lstrip(".")
-        f = {"tif": "tiff", "h5": "hdf5", "nxs": "hdf5", "fit2d": "msk"}.get(f, f)
+        f = {"tif": "tiff", "h5": "hdf5", "nxs": "hdf5", "fit2d": "msk", "mask": "dioptas"}.get(f, f)
         if f not in set(MASK_FORMATS.values()):
             raise DipHealError(
                 f"mask format {fmt!r}; expected one of {sorted(set(MASK_FORMATS.values()))}; choose one (--format)"
@@ -74,6 +75,7 @@ _POLARITY = {
     "png": ("keep", "uint8: 0 = pixel to heal, 255 = keep"),
     "edf": ("pyfai", "uint8: 1 = masked (pixel to heal), 0 = keep (pyFAI convention)"),
     "tiff": ("pyfai", "uint8: 1 = masked (pixel to heal), 0 = keep (pyFAI convention)"),
+    "dioptas": ("pyfai", "uint8 TIFF: 1 = masked (pixel to heal), 0 = keep, stored upside down (Dioptas .mask)"),
     "msk": ("pyfai", "Fit2D bit mask: bit set = masked (pixel to heal)"),
     "hdf5": ("heal", "uint8 dataset 'mask': 1 = pixel to heal (pyFAI: 1 = masked)"),
 }
@@ -93,14 +95,16 @@ def write_mask(
     Parameters
     ----------
     path : path-like
-        Output file; the format follows the extension (``.npy .png .edf .tif .msk .h5``) or
-        ``format``.
+        Output file; the format follows the extension (``.npy .png .edf .tif .mask .msk .h5``)
+        or ``format``. ``.mask`` is Dioptas's: an uncompressed TIFF, 1 = masked, stored upside down
+        (Dioptas shows images with the first row at the bottom), as Dioptas's Load Mask reads it.
     heal : (M, N) ndarray of bool
         True = pixel to heal.
     format : str, optional
-        ``npy``, ``png``, ``edf``, ``tiff``, ``msk`` (Fit2D) or ``hdf5``.
+        ``npy``, ``png``, ``edf``, ``tiff``, ``dioptas``, ``msk`` (Fit2D) or ``hdf5``.
     flip_vertical : bool
-        Store upside down (Dioptas/Fit2D orientation); recorded in the sidecar.
+        Store upside down (Dioptas/Fit2D orientation); recorded in the sidecar. A Dioptas
+        ``.mask`` is stored upside down already: the flag stores it the frame's way up.
     protect : paths
         Inputs that must not be overwritten.
     ignore : (M, N) ndarray of bool, optional
@@ -117,6 +121,8 @@ def write_mask(
     if heal.ndim != 2:
         raise DipHealError(f"got a mask of shape {heal.shape}; expected (M, N); pass one 2-D mask")
     heal = heal.astype(bool)
+    if fmt == "dioptas":  # Dioptas's orientation unless asked otherwise
+        flip_vertical = not flip_vertical
     data = np.flipud(heal) if flip_vertical else heal
     conv, text = _POLARITY[fmt]
     with atomic_path(path, protect=tuple(protect)) as tmp:
@@ -153,7 +159,8 @@ def _write_tiff(tmp: Path, data: np.ndarray, *, conv: str, text: str, flip_verti
     desc = json.dumps({"dip_heal_mask": 1, "polarity": text, "convention": conv,
                        "flip_vertical": bool(flip_vertical)})
     img = Image.fromarray(data.astype(np.uint8), mode="L")
-    img.save(tmp, format="TIFF", compression="tiff_deflate", tiffinfo={270: desc})
+    # uncompressed: fabio's TIFF reader takes no deflate (it warns and falls back to PIL on every read)
+    img.save(tmp, format="TIFF", tiffinfo={270: desc})
 
 
 def _write_msk(tmp: Path, data: np.ndarray, **_: Any) -> None:
@@ -177,8 +184,8 @@ def _write_hdf5(tmp: Path, data: np.ndarray, *, conv: str, text: str, flip_verti
             di.attrs["polarity"] = "uint8: 1 = not measured, not to heal (ignore)"
 
 
-_WRITERS = {"npy": _write_npy, "png": _write_png, "edf": _write_edf, "tiff": _write_tiff, "msk": _write_msk,
-            "hdf5": _write_hdf5}
+_WRITERS = {"npy": _write_npy, "png": _write_png, "edf": _write_edf, "tiff": _write_tiff, "dioptas": _write_tiff,
+            "msk": _write_msk, "hdf5": _write_hdf5}
 
 
 def read_mask(

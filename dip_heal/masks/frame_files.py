@@ -72,7 +72,8 @@ def mask_frame_files(
                                 ignore=layers["ignore"])}
     sp = Path(spec_out) if spec_out else out.with_name(out.name + ".spec.json")
     paths["spec"] = sp
-    spec.to_json(sp)
+    geometry = (fr.meta.get("mask_info") or {}).get("geometry")
+    (spec.replace(geometry=geometry) if geometry is not None else spec).to_json(sp)
     if overlay:
         paths["overlay"] = write_overlay(out.with_name(out.stem + ".overlay.png"), fr.data, layers, fr.valid,
                                          protect=protect)
@@ -82,7 +83,8 @@ def mask_frame_files(
 
 
 #: Extension of a mask file by format (``dip-heal mask --format``).
-_EXT = {"npy": ".npy", "png": ".png", "edf": ".edf", "tiff": ".tif", "msk": ".msk", "hdf5": ".h5"}
+_EXT = {"npy": ".npy", "png": ".png", "edf": ".edf", "tiff": ".tif", "dioptas": ".mask", "msk": ".msk",
+        "hdf5": ".h5"}
 
 
 def _file_part(path: Path) -> Path:

@@ -65,11 +65,17 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
     layers: dict[str, np.ndarray] = {k: np.zeros(raw.shape, bool) for k in CAUSES}
     # issue 22: a colour-map render (dip_heal.renders) has its own finders (dip_heal.masks.render_finders)
     render = frame.meta.get("render") is not None
-    det = _detector_layers(frame, spec, raw, render, layers)
+    geo = None
+    if spec.poni is not None:
+        from ..geometry import load_geometry
+
+        geo = load_geometry(spec.poni, raw.shape)
+        info["geometry"] = geo.record()
+    det = _detector_layers(frame, spec, raw, render, layers, geo)
     info["detector"] = det
     measured, ignore = _measured_pixels(frame, spec, raw, render, layers)
     if spec.beamstop == "auto" or spec.holder == "auto":
-        _beam_layers(frame, spec, render, measured, layers, info)
+        _beam_layers(frame, spec, render, measured, layers, info, geo)
     if spec.hot_pixels:
         layers["hot"] = hot_pixels(frame.data, measured, spec.hot_sigma)
     _user_layers(frame, spec, measured, layers)
@@ -87,13 +93,16 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
 
 
 def _detector_layers(frame: Frame, spec: MaskSpec, raw: np.ndarray, render: bool,
-                     layers: dict[str, np.ndarray]) -> str | None:
-    """The ``gaps``, ``sentinel`` and ``file_mask`` layers; returns the detector used."""
+                     layers: dict[str, np.ndarray], geo: Any = None) -> str | None:
+    """The ``gaps``, ``sentinel`` and ``file_mask`` layers; returns the detector used (a PONI's
+    detector, when it is a modular one pyFAI knows, stands for ``auto``)."""
     from .. import detectors as dets
 
     shape = raw.shape
     header = frame.meta.get("header") or {}
-    if render and spec.detector.lower() in ("auto", ""):
+    if geo is not None and spec.detector.lower() in ("auto", "") and geo.detector_name in dets.known_detectors():
+        det = geo.detector_name
+    elif render and spec.detector.lower() in ("auto", ""):
         det = None  # a render's pixels are not the detector's: no module geometry unless named
     else:
         det = dets.resolve_detector(spec.detector, shape, header, frame.meta.get("detector"))
@@ -147,8 +156,8 @@ def _measured_pixels(frame: Frame, spec: MaskSpec, raw: np.ndarray, render: bool
 
 
 def _beam_layers(frame: Frame, spec: MaskSpec, render: bool, measured: np.ndarray,
-                 layers: dict[str, np.ndarray], info: dict[str, Any]) -> None:
-    """The automatic ``beamstop`` and ``holder`` layers, at the given or estimated beam centre."""
+                 layers: dict[str, np.ndarray], info: dict[str, Any], geo: Any = None) -> None:
+    """The automatic ``beamstop`` and ``holder`` layers, at the PONI's, the given or the estimated beam centre."""
     from ..beam import estimate_center, find_beamstop, find_holder
 
     shape = measured.shape
@@ -156,7 +165,10 @@ def _beam_layers(frame: Frame, spec: MaskSpec, render: bool, measured: np.ndarra
         from ..polar import check_center
 
         check_center(spec.beam_center, shape, what="--center")
-    center = spec.beam_center or estimate_center(frame.data, measured)
+    if geo is not None:
+        center = geo.center
+    else:
+        center = spec.beam_center or estimate_center(frame.data, measured)
     info["center"] = tuple(float(c) for c in center)
     if render:  # issue 22: the shadow at the map's lowest level, and a dark band to the edge
         from .render_finders import find_band_holder, find_dark_beamstop

@@ -48,7 +48,15 @@ class MaskSpec:
     beamstop : str
         ``"auto"`` (find the dark region at the beam, per frame) or ``"none"``.
     beam_center : (x, y) or None
-        Beam position for the beamstop search; None = estimated from the pattern.
+        Beam position for the beamstop search; None = estimated from the pattern (or the PONI's).
+    poni : str or None
+        A pyFAI calibration (``.poni``) of the detector: its beam centre replaces the estimate,
+        its detector names the module gaps when ``detector`` is ``"auto"``, and a frame of
+        another shape is refused. Not with ``beam_center``.
+    geometry : dict or None
+        What the PONI held when the mask was built (:meth:`dip_heal.geometry.Geometry.record`:
+        path, SHA-256, distance, centre, tilt, wavelength); written into the recipe by
+        ``dip-heal mask``, for the record (not read back).
     beamstop_margin : int
         Pixels added around the automatic beamstop (penumbra).
     holder : str
@@ -86,6 +94,8 @@ class MaskSpec:
     shapes: tuple[dict, ...] = field(default_factory=tuple)
     edits: tuple[dict, ...] = field(default_factory=tuple)
     ignore_zero_border: bool = False
+    poni: str | None = None
+    geometry: dict | None = None
 
     def __post_init__(self) -> None:
         if self.beamstop not in ("auto", "none"):
@@ -103,6 +113,15 @@ class MaskSpec:
             if len(bc) != 2:
                 raise DipHealError(f"beam_center={self.beam_center!r}; expected (x, y); give two numbers")
             object.__setattr__(self, "beam_center", bc)
+        if self.poni is not None:
+            if not isinstance(self.poni, (str, os.PathLike)) or not str(self.poni):
+                raise DipHealError(f"poni={self.poni!r}; expected the path of a .poni file; fix the spec")
+            object.__setattr__(self, "poni", str(self.poni))
+            if self.beam_center is not None:
+                raise DipHealError(
+                    f"both a beam centre {self.beam_center} and a PONI ({self.poni}) given; expected one "
+                    "(the PONI holds the beam centre); drop --center or --poni"
+                )
         object.__setattr__(self, "shapes", tuple(check_shape(s) for s in self.shapes))
         object.__setattr__(self, "edits", tuple(check_shape(s) for s in self.edits))
         if self.detector.lower() not in ("auto", "none", ""):
@@ -184,6 +203,7 @@ class MaskSpec:
         auto_beamstop: bool | None = None,
         auto_holder: bool | None = None,
         center: str | None = None,
+        poni: str | os.PathLike | None = None,
         stripes: bool | None = None,
         hot_pixels: bool | None = None,
         dilate: int | None = None,
@@ -208,6 +228,8 @@ class MaskSpec:
         auto_beamstop, auto_holder, stripes, hot_pixels : bool, optional
         center : str, optional
             ``"x,y"``: the beam centre.
+        poni : path-like, optional
+            ``--poni``: a pyFAI calibration (beam centre and detector from it).
         dilate : int, optional
 
         Returns
@@ -237,6 +259,9 @@ class MaskSpec:
             changes["holder"] = "auto" if auto_holder else "none"
         if center is not None:
             changes["beam_center"] = tuple(parse_floats(center, 2, "--center"))
+        if poni is not None:
+            changes["poni"] = str(poni)
+            changes["geometry"] = None
         for name, value in (("stripes", stripes), ("hot_pixels", hot_pixels), ("dilate", dilate)):
             if value is not None:
                 changes[name] = value

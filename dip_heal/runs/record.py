@@ -48,15 +48,20 @@ def _json_default(o: Any) -> Any:
 
 
 def input_record(image_path: str | os.PathLike, mask_path: str | os.PathLike | None, mask_convention: str | None,
-                 frame: Frame) -> dict[str, Any]:
+                 frame: Frame, geometry: Any = None) -> dict[str, Any]:
     """The keys a single fit's ``config.json`` and a sweep's ``sweep.json`` share.
 
-    ``input``, ``mask`` (absolute paths), ``mask_convention``, ``shape`` and ``versions``.
+    ``input``, ``mask`` (absolute paths), ``mask_convention``, ``shape`` and ``versions``; with a
+    ``geometry`` (a :class:`dip_heal.geometry.Geometry`), ``geometry``: the PONI's path, SHA-256
+    and parameters.
     """
-    return {
+    out = {
         "input": str(Path(image_path).resolve()),
         "mask": str(Path(mask_path).resolve()) if mask_path is not None else None,
         "mask_convention": mask_convention,
         "shape": list(frame.shape),
         "versions": versions(),
     }
+    if geometry is not None:
+        out["geometry"] = geometry.record()
+    return out

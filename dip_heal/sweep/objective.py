@@ -1,7 +1,11 @@
 """One sweep trial: its parameters suggested, the fit run, every snapshot stored and reported to Optuna.
 
-A pruned trial (its held-out L1 at a rung not among the best ``1/reduction_factor`` of the
-trials that reached it) stops there and keeps its snapshots; its user attributes say where
+Every snapshot's held-out L1 (``val_l1``: of the healed composite, the blend when the config
+blends) is stored; the pruner ranks trials by the one reported with ``trial.report``: the
+network's own held-out L1 (``net_l1``) when the fit blends (a blend never scores worse than its
+fills, so while the networks are still worse than the fills every trial would tie), else
+``val_l1``. A pruned trial (its reported value at a rung not among the best
+``1/reduction_factor`` of the trials that reached it) stops there and keeps its snapshots; its user attributes say where
 (``stopped_at``) and why (``stop_reason``), and its ``best_iteration`` and ``best_val_l1`` are
 those of the snapshots it made. A trial run to the end has ``stopped_at`` None.
 """
@@ -67,10 +71,13 @@ class TrialReporter:
     """
 
     def __init__(self, trial: "optuna.Trial", store: Any, limits: Any, tmp: Path, *, num_iter: int | None = None,
-                 prune: dict[str, Any] | None = None) -> None:
+                 prune: dict[str, Any] | None = None, blender: Any = None) -> None:
         self.trial, self.store, self.limits, self.tmp = trial, store, limits, Path(tmp)
         self.snapshots: list[dict[str, Any]] = []
         self.num_iter, self.prune = num_iter, prune or {}
+        # the shared blend (dip.frame_setup.SharedBlender) keeps the network's own L1 of each snapshot
+        self.blender = blender
+        self._scored = getattr(blender, "scored", 0)
 
     def __call__(self, snap: Any, state: dict[str, Any]) -> None:
         import optuna
@@ -87,13 +94,19 @@ class TrialReporter:
                                        study_or_trial=trial, mimetype=mime)
             stem.with_suffix("." + ext).unlink()
         val = float(snap.val_l1)
-        self.snapshots.append({"iteration": int(snap.iteration), "val_l1": val, "npy": ids["npy"],
+        net = None
+        if self.blender is not None and getattr(self.blender, "scored", 0) > self._scored:
+            self._scored = self.blender.scored
+            net = self.blender.net_l1
+        self.snapshots.append({"iteration": int(snap.iteration), "val_l1": val, "net_l1": net, "npy": ids["npy"],
                                "png": ids["png"], "seconds": round(float(snap.seconds), 3)})
         trial.set_user_attr("snapshots", self.snapshots)
-        trial.report(val, int(snap.iteration))
+        signal = val if net is None else net
+        trial.report(signal, int(snap.iteration))
         last = self.num_iter is not None and snap.iteration >= self.num_iter  # its whole budget: complete
         if not last and trial.should_prune():
-            reason = stop_reason(trial, int(snap.iteration), val, self.prune)
+            reason = stop_reason(trial, int(snap.iteration), signal, self.prune,
+                                 "held-out L1" if net is None else "network's held-out L1")
             best = min(self.snapshots, key=lambda s: s["val_l1"])
             trial.set_user_attr("best_iteration", best["iteration"])
             trial.set_user_attr("best_val_l1", best["val_l1"])
@@ -102,7 +115,8 @@ class TrialReporter:
             raise optuna.TrialPruned(reason)
 
 
-def stop_reason(trial: "optuna.Trial", iteration: int, value: float, prune: dict[str, Any]) -> str:
+def stop_reason(trial: "optuna.Trial", iteration: int, value: float, prune: dict[str, Any],
+                what: str = "held-out L1") -> str:
     """Why the pruner stopped ``trial`` at ``iteration``: its rung, its rank there, the share kept.
 
     Optuna's successive halving records, per trial, the held-out L1 at every rung it reached
@@ -110,7 +124,7 @@ def stop_reason(trial: "optuna.Trial", iteration: int, value: float, prune: dict
     rung (for Hyperband, of any bracket).
     """
     factor = int(prune.get("reduction_factor", 3))
-    head = f"pruned at iteration {iteration}: held-out L1 {value:.4g} not in the best 1/{factor}"
+    head = f"pruned at iteration {iteration}: {what} {value:.4g} not in the best 1/{factor}"
     try:
         trials = trial.study.get_trials(deepcopy=False)
         me = next(t for t in trials if t.number == trial.number)
@@ -162,7 +176,8 @@ def run_trial(trial: "optuna.Trial", ctx: TrialContext) -> float:
     tmp = Path(tempfile.mkdtemp(prefix=layout.trial_tmp_prefix(trial.number), dir=ctx.tmp_root))
     logger.info("trial %d: %s", trial.number, label)
 
-    reporter = TrialReporter(trial, ctx.store, ctx.limits, tmp, num_iter=cfg.num_iter, prune=spec.prune)
+    reporter = TrialReporter(trial, ctx.store, ctx.limits, tmp, num_iter=cfg.num_iter, prune=spec.prune,
+                             blender=None if ctx.setup is None else ctx.setup.blender)
     try:
         result = fit(ctx.image, ctx.heal, cfg, device=ctx.device, progress=ctx.progress, callback=reporter,
                      holdout=ctx.holdout, keep_snapshots=False, setup=ctx.setup, geometry=ctx.geometry)
