@@ -20,10 +20,30 @@ from typing import Any
 import numpy as np
 
 from ..config import FitConfig
+from .blend import Blender
 
-__all__ = ["FrameSetup", "frame_setup"]
+__all__ = ["FrameSetup", "frame_setup", "SharedBlender"]
 
 logger = logging.getLogger(__name__)
+
+
+class SharedBlender(Blender):
+    """The blend's fills, also keeping the network's own held-out L1 of the latest output it scored.
+
+    A blend's held-out L1 cannot be worse than its fills': while every trial's network is still
+    worse than the fills, their blends all score the fills' L1 and a pruner cannot tell them
+    apart. The network's own L1 (``net_l1``, of the output the latest snapshot blended;
+    ``scored`` counts the snapshots) still can.
+    """
+
+    net_l1: float | None = None
+    scored: int = 0
+
+    def __call__(self, out: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+        result = super().__call__(out)
+        self.net_l1 = float(np.abs(out[self.holdout].astype(np.float64) - self.y_ho).mean())
+        self.scored += 1
+        return result
 
 
 @dataclass
@@ -41,8 +61,9 @@ class FrameSetup:
         The beam centre (None when the config needs none).
     model_settings : (int, float) or None
         The azimuthal model's bins and smoothing chosen on the held-out pixels (for the blend).
-    blender : Blender or None
-        The blend's fills (None without ``blend``).
+    blender : SharedBlender or None
+        The blend's fills (None without ``blend``); it keeps the network's own held-out L1 of
+        the latest snapshot it blended (``net_l1``).
     seconds : float
         Time spent computing it.
     """
@@ -95,7 +116,6 @@ def frame_setup(image: np.ndarray, heal: np.ndarray, config: FitConfig, holdout:
     DipHealError
         What :func:`dip_heal.fit` raises for a bad frame or mask.
     """
-    from .blend import Blender
     from .inputs import select_model
     from .problem import prepare
 
@@ -115,7 +135,7 @@ def frame_setup(image: np.ndarray, heal: np.ndarray, config: FitConfig, holdout:
     if config.blend and problem.holdout.any():
         assert center is not None
         settings = select_model(problem.y, problem.fit_px, problem.holdout, center)
-        blender = Blender(problem.image, problem.y, problem.known, problem.heal, problem.holdout, center, settings,
+        blender = SharedBlender(problem.image, problem.y, problem.known, problem.heal, problem.holdout, center, settings,
                           problem.scale)
     setup = FrameSetup(heal=problem.heal, holdout=problem.holdout, scale=problem.scale, center=center,
                        model_settings=settings, blender=blender, seconds=time.perf_counter() - t0)

@@ -44,7 +44,8 @@ class TrialInfo:
     best_iteration : int or None
         The recommended snapshot (lowest held-out L1).
     value : float or None
-        The trial's objective (its lowest held-out L1).
+        The trial's objective (its lowest held-out L1; for a pruned trial, the lowest of the
+        snapshots it made).
     stopped_at : int or None
         The iteration a pruned (or wall-budget-stopped) trial stopped at; None for a trial run
         to the end.
@@ -129,7 +130,9 @@ class SweepRun:
                     number=t.number, state=t.state.name, params=dict(t.params),
                     config=dict(t.user_attrs.get("config", {})), seed=t.user_attrs.get("seed"),
                     snapshots=sorted(t.user_attrs.get("snapshots", []), key=lambda s: s["iteration"]),
-                    best_iteration=t.user_attrs.get("best_iteration"), value=t.value,
+                    best_iteration=t.user_attrs.get("best_iteration"),
+                    # Optuna gives a pruned trial its last reported value (the pruner's signal)
+                    value=t.value if t.state.name != "PRUNED" else t.user_attrs.get("best_val_l1"),
                     stopped_at=t.user_attrs.get("stopped_at"), stop_reason=t.user_attrs.get("stop_reason"),
                 ))
             self._trials = out
