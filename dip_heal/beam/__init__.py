@@ -11,8 +11,8 @@ the beamstop for the frame edge.
 from __future__ import annotations
 
 from .beamstop import find_beamstop
-from .center import estimate_center, log_image
+from .center import BeamCenter, background_level, estimate_center, find_center, log_image
 from .holder import find_holder
 from .morphology import grow, shrink
 
-__all__ = ["estimate_center", "find_beamstop", "find_holder", "log_image", "grow", "shrink"]
+__all__ = ["BeamCenter", "background_level", "estimate_center", "find_center", "find_beamstop", "find_holder", "log_image", "grow", "shrink"]
