@@ -194,7 +194,7 @@ def test_failures_on_workers_are_one_line_per_frame(tmp_path, cluster):
     bad.write_bytes(b"not a frame")
     s = _run_with_deadline(lambda: bulk([*paths, bad], tmp_path / "out", method="telea",
                                         scheduler=lc.scheduler_address, timeout=30), 35)
-    assert len(s.written) == 2 and [f for f, _ in s.failed] == [str(bad.resolve())]
+    assert len(s.written) == 2 and [f for f, _ in s.failed] == [str(bad)]
     assert "\n" not in s.failed[0][1] and "Traceback" not in s.failed[0][1]
     assert "healed 2" in s.line() and "failed 1" in s.line() and "frames/s" in s.line()
 
