@@ -86,7 +86,7 @@ snapshot_every = 1
 holdout_fraction = 0.05
 polar_input = true
 [params]
-lr = [1e-2]
+lr = [1e-2, 1e-3]
 seed = [0]
 """
 
@@ -106,7 +106,8 @@ def test_sweep_file_poni_is_relative_to_the_file_and_recorded(tmp_path):
     with pytest.raises(Exception, match="expected the path of a .poni file"):
         load_sweep(bad)
     out = tmp_path / "sweep"
-    res = CliRunner().invoke(main, ["fit", str(path), "--sweep", str(toml), "--out", str(out), "--no-progress"])
+    res = CliRunner().invoke(main, ["fit", str(path), "--sweep", str(toml), "--trials", "1", "--out", str(out),
+                                    "--no-progress"])
     assert res.exit_code == 0, res.output
     rec = json.loads((out / "sweep.json").read_text())
     assert rec["geometry"]["sha256"] and rec["geometry"]["poni"] == str(poni.resolve())
@@ -118,8 +119,8 @@ def test_grid_with_poni_flag(tmp_path):
     toml = tmp_path / "s.toml"
     toml.write_text(TOML.format(poni=""))
     out = tmp_path / "sweep"
-    res = CliRunner().invoke(main, ["fit", str(path), "--sweep", str(toml), "--poni", str(poni), "--out", str(out),
-                                    "--no-progress"])
+    res = CliRunner().invoke(main, ["fit", str(path), "--sweep", str(toml), "--poni", str(poni), "--trials", "1",
+                                    "--out", str(out), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert json.loads((out / "sweep.json").read_text())["geometry"]["poni"] == str(poni)
 
@@ -165,3 +166,30 @@ def test_bulk_with_poni_masks_at_its_centre_and_records_it(tmp_path):
     bad = CliRunner().invoke(main, ["bulk", str(path), "--poni", str(_poni(tmp_path, shape=(5, 5), name="s.poni")),
                                     "--method", "telea", "--out", str(tmp_path / "o2"), "--no-progress"])
     assert bad.exit_code != 0 and "the frame is 40x48" in bad.output
+
+
+def test_bench_dip_gets_the_case_geometry_for_its_crop(tmp_path, monkeypatch):
+    import dip_heal.dip as dip_pkg
+    from dip_heal.bench.cases import load_cases
+    from dip_heal.bench.prepare import prepare_case
+    from dip_heal.bench.run import run_case
+
+    shape = (260, 120)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    np.save(tmp_path / "det.npy", 3000.0 / (1 + np.hypot(xx - 60.5, yy - 120.5)) + 5)
+    _poni(tmp_path, shape=shape, center=(60.5, 120.5), name="det.poni")
+    (tmp_path / "cases.json").write_text(json.dumps([{"name": "c", "file": "det.npy", "crop": [4, 6, 240, 100],
+                                                      "seed": 1, "poni": "det.poni"}]))
+    seen = {}
+    real_fit = dip_pkg.fit
+
+    def spy(image, heal, config, **kw):
+        seen["geometry"] = kw.get("geometry")
+        return real_fit(image, heal, config.replace(depth=2, channels=8, num_iter=2, snapshot_every=1), **kw)
+
+    monkeypatch.setattr(dip_pkg, "fit", spy)
+    (case,), _ = load_cases(tmp_path / "cases.json")
+    scores, _ = run_case(prepare_case(case, tmp_path), ["dip"], data_dir=tmp_path)
+    assert scores[0].ok, scores[0].error
+    geo = seen["geometry"]
+    assert geo is not None and geo.offset == (4, 6) and geo.center == pytest.approx((54.5, 116.5))
