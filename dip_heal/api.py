@@ -93,6 +93,7 @@ def heal(
     seed: int | None = None,
     iters: int | None = None,
     center: tuple[float, float] | None = None,
+    poni: "str | os.PathLike | None" = None,
 ) -> Frame:
     """Heal a detector frame with the Deep Image Prior and return the healed frame.
 
@@ -128,6 +129,10 @@ def heal(
         Overrides the configuration's number of iterations (``num_iter``).
     center : (x, y), optional
         Beam centre in pixels; default estimated from the frame where the fit needs one.
+    poni : path-like, optional
+        A pyFAI calibration of the detector (:mod:`dip_heal.geometry`): the automatic mask's
+        beam centre and gaps, and the fit's polar inputs and azimuthal model; recorded in the
+        provenance as ``geometry``. Not with ``center``.
 
     Returns
     -------
@@ -173,6 +178,20 @@ def heal(
         raise DipHealError(f"{what}: the frame holds no valid pixel (all sentinels or NaN); expected measured "
                            "pixels; check that this is the right frame")
     cfg = _config(preset, config, seed, iters)
+    geometry = None
+    if poni is not None:
+        from .geometry import load_geometry
+
+        if center is not None:
+            raise DipHealError(f"got both center={center} and poni={poni}; expected one (the PONI holds the beam "
+                               "centre); drop center")
+        geometry = load_geometry(poni, frame.shape)
+        if mask is None:
+            from .masks import MaskSpec
+
+            if isinstance(spec, (str, os.PathLike)):
+                spec = MaskSpec.from_json(spec)
+            spec = (spec if spec is not None else MaskSpec()).replace(poni=os.fspath(poni))
     heal_px, source = _heal_mask(frame, mask, spec)
     if not heal_px.any():
         raise NothingToHeal(f"{what}: the mask selects no pixel to heal and the frame has no invalid pixel; "
@@ -181,7 +200,8 @@ def heal(
         raise DipHealError(f"{what}: the mask heals every pixel; expected some measured pixels to fit; "
                            "check the mask polarity (True = heal)")
     logger.info("healing %d pixels (mask: %s)", int(heal_px.sum()), source)
-    result = fit(frame, heal_px, cfg, device=device, progress=progress, keep_snapshots=False, center=center)
+    result = fit(frame, heal_px, cfg, device=device, progress=progress, keep_snapshots=False, center=center,
+                 geometry=geometry)
     raw = composite_native(frame.raw, result.healed, heal_px)
     center_used = result.extra.get("center")
     record = {
@@ -198,6 +218,8 @@ def heal(
         "n_healed": int(heal_px.sum()),
         "mask": source,
     }
+    if geometry is not None:
+        record["geometry"] = geometry.record()
     meta = {**frame.meta, "dip_heal": record}
     masks = {**frame.masks, "healed": heal_px}
     # a colour-map render's figure pixels (frame, axes, labels) are not data, healed or not

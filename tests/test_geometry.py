@@ -164,3 +164,19 @@ def test_polar_channels_are_pyfai_s(tmp_path):
     np.testing.assert_allclose(chans[1], np.cos(chi), atol=1e-6)
     plain, _ = guide_channels(cfg, y, np.ones(SHAPE, bool), geo.center, (0, 0, 0, 0))
     assert np.abs(plain[0] - chans[0]).max() > 0.01  # the tilt changes the radius channel
+
+
+def test_heal_with_a_poni_masks_and_fits_at_its_centre(tmp_path):
+    import dip_heal
+    from dip_heal.config import FitConfig
+
+    path, ai = _write_poni(tmp_path, center=(20.0, 25.0))
+    img = np.rint(_ring_frame(ai)).astype(np.int32)
+    img[:, 40:43] = -1
+    cfg = FitConfig(depth=2, channels=8, num_iter=2, snapshot_every=1, polar_input=True, holdout_fraction=0.0)
+    out = dip_heal.heal(img, config=cfg, poni=path)
+    rec = out.meta["dip_heal"]
+    assert rec["geometry"]["poni"] == str(path) and rec["center"] == pytest.approx([19.5, 24.5])
+    assert np.array_equal(out.raw[img >= 0], img[img >= 0])
+    with pytest.raises(DipHealError, match="expected one"):
+        dip_heal.heal(img, config=cfg, poni=path, center=(3.0, 3.0))
