@@ -76,7 +76,8 @@ def fit(
     geometry : Geometry or path-like, optional
         A pyFAI calibration (a ``.poni`` path or a :class:`dip_heal.geometry.Geometry`): its beam
         centre wins over ``center``, and the polar channels and the azimuthal model use pyFAI's
-        per-pixel 2theta and chi. A PONI for a detector of another shape is refused.
+        per-pixel 2theta and chi. A PONI for a detector of another shape is refused. The coarse
+        stage and the priors use its beam centre in pixel space.
     setup : FrameSetup, optional
         The frame-dependent set-up shared by many fits of one frame
         (:func:`dip_heal.dip.frame_setup.frame_setup`: beam centre, azimuthal model, the blend's
