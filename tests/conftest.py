@@ -65,11 +65,12 @@ def detector_image() -> tuple[np.ndarray, np.ndarray]:
     return image, heal
 
 
-def tiny_sweep_run(folder, *, seed: int, band: tuple, snapshot_every: int, extra_params: str = ""):
+def tiny_sweep_run(folder, *, seed: int, band: tuple, snapshot_every: int, extra_params: str = "",
+                   prune: bool = False):
     """Run a finished 2-trial grid sweep (tiny nets) on a 48x48 int32 synthetic frame.
 
     ``band`` is a pair of slices set to -1 (healed) besides the beamstop; returns the run folder.
-    The frame is ``folder / "frame.npy"``.
+    The frame is ``folder / "frame.npy"``. Unpruned (every trial complete) unless ``prune``.
     """
     import torch
 
@@ -90,7 +91,7 @@ def tiny_sweep_run(folder, *, seed: int, band: tuple, snapshot_every: int, extra
         counts[band] = -1
         np.save(folder / "frame.npy", counts)
         (folder / "s.toml").write_text(grid)
-        run_sweep(folder / "frame.npy", folder / "run", sweep_file=folder / "s.toml")
+        run_sweep(folder / "frame.npy", folder / "run", sweep_file=folder / "s.toml", prune=prune)
     finally:
         torch.set_num_threads(n)
     return folder / "run"
