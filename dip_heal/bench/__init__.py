@@ -34,10 +34,14 @@ relative to the data folder or to the case file's folder) and ``pixel_size`` (me
 0; ``pilatus2m`` = ``negative`` plus the PILATUS 2M module-gap rows and columns (rows
 ``195..211 + 212 k``, columns ``487..493 + 494 k`` of the full frame).
 
+Every case also gets a noise floor estimated from its truth (:mod:`~dip_heal.bench.floor`: the
+best per pixel of predictors that read the truth's neighbours, and a CC*-style ceiling of r); the
+tables give each method's excess above it (negative counted 0) and its sum over the cases.
+
 Modules: :mod:`~dip_heal.bench.cases` (case files), :mod:`~dip_heal.bench.gaps` (pasted gaps,
 invalid rules), :mod:`~dip_heal.bench.score` (metrics), :mod:`~dip_heal.bench.prepare` (a case
 ready to heal), :mod:`~dip_heal.bench.run` (the run), :mod:`~dip_heal.bench.result` (scores,
-Markdown, CSV), :mod:`~dip_heal.bench.figures` (figures and output files).
+Markdown, CSV), :mod:`~dip_heal.bench.figures` (figures and output files), :mod:`~dip_heal.bench.floor` (the noise floor).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from __future__ import annotations
 from .._intensity import normalised_log
 from .cases import KINDS, Case, load_cases, parse_case
 from .figures import bars_figure, panel_figure, write_outputs
+from .floor import Floor, excess, noise_floor
 from .gaps import COL_GAP, COL_MODULE, INVALID_RULES, ROW_GAP, ROW_MODULE, invalid_pixels, paste_gaps, paste_offsets
 from .prepare import PreparedCase, prepare_case
 from .result import BenchResult, MethodScore, markdown_table
@@ -79,4 +84,7 @@ __all__ = [
     "paste_offsets",
     "log_scale",
     "markdown_table",
+    "Floor",
+    "noise_floor",
+    "excess",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DipHealError
 from .cases import Case
+from .floor import is_photon_counting
 from .gaps import invalid_pixels, paste_gaps
 from .score import log_scale, lsq_scale
 
@@ -42,6 +43,9 @@ class PreparedCase:
         The full frame's shape.
     pair_scale : float or None
         The least-squares intensity factor applied to frame B (pairs).
+    counting : bool
+        A photon-counting detector (PILATUS, EIGER; from the header or the full frame's shape):
+        the noise floor adds its Poisson predictor (:mod:`dip_heal.bench.floor`).
     """
 
     case: Case
@@ -53,15 +57,26 @@ class PreparedCase:
     offset: tuple[int, int]
     full_shape: tuple[int, int]
     pair_scale: float | None = None
+    counting: bool = False
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Pixels whose ``truth`` is a measurement: the scored ones and the measured input."""
+        return self.score | ~self.heal
 
 
-def _read_raw(path: Path) -> np.ndarray:
-    """The frame's values as stored (via :func:`dip_heal.io.read_image`)."""
+def _read_raw(path: Path, header: dict | None = None) -> np.ndarray:
+    """The frame's values as stored (via :func:`dip_heal.io.read_image`); its header into ``header``."""
     if not path.is_file():
         raise DipHealError(f"no such file: {path}; expected an existing frame; check --data and the case's file")
     from ..io import read_image
 
-    return np.asarray(read_image(path).raw)
+    frame = read_image(path)
+    if header is not None:
+        header.update(dict(frame.meta.get("header") or {}))
+        if frame.meta.get("detector"):
+            header["_detector"] = str(frame.meta["detector"])
+    return np.asarray(frame.raw)
 
 
 def resolve_data_path(data_dir: Path, rel: str) -> Path:
@@ -101,7 +116,8 @@ def prepare_case(case: Case, data_dir: str | os.PathLike) -> PreparedCase:
         different shapes, or no pixel to score.
     """
     data_dir = Path(data_dir)
-    raw = _read_raw(resolve_data_path(data_dir, case.file))
+    header: dict = {}
+    raw = _read_raw(resolve_data_path(data_dir, case.file), header)
     if raw.ndim != 2:
         raise DipHealError(f"case {case.name!r}: got a frame of shape {raw.shape}; expected a 2-D frame")
     y0, x0, h, w = _crop_box(case, raw.shape)
@@ -146,4 +162,6 @@ def prepare_case(case: Case, data_dir: str | os.PathLike) -> PreparedCase:
     image = np.where(heal, 0.0, values)
     scale = log_scale(image, ~heal)
     return PreparedCase(case=case, image=image, heal=heal, score=score, truth=truth, scale=scale,
-                        offset=(y0, x0), full_shape=(int(raw.shape[0]), int(raw.shape[1])), pair_scale=pair_scale)
+                        offset=(y0, x0), full_shape=(int(raw.shape[0]), int(raw.shape[1])), pair_scale=pair_scale,
+                        counting=is_photon_counting(header, raw.shape,
+                                                    detector=header.get("_detector")))

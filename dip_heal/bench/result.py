@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .floor import Floor, excess
 
-__all__ = ["MethodScore", "BenchResult", "markdown_table"]
+__all__ = ["MethodScore", "BenchResult", "markdown_table", "FLOOR_ROW"]
+
+#: The name of the noise floor's row in the tables (:mod:`dip_heal.bench.floor`).
+FLOOR_ROW = "floor (truth's neighbours)"
 
 
 @dataclass
@@ -40,6 +44,20 @@ class BenchResult:
     cases: list[str]
     scores: list[MethodScore] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    floors: dict[str, Floor] = field(default_factory=dict)
+
+    def excess(self, case: str, method: str) -> float:
+        """``method``'s L1 above ``case``'s noise floor, negative counted 0 (NaN: no score or floor)."""
+        s, f = self.get(case, method), self.floors.get(case)
+        if s is None or not s.ok or f is None:
+            return float("nan")
+        return excess(s.l1, f.l1)
+
+    def summed_excess(self, method: str) -> tuple[float, int]:
+        """The sum of ``method``'s excess over the cases it healed that have a floor, and their count."""
+        vals = [self.excess(c, method) for c in self.cases]
+        vals = [v for v in vals if np.isfinite(v)]
+        return (float(np.sum(vals)) if vals else float("nan")), len(vals)
 
     def get(self, case: str, method: str) -> MethodScore | None:
         for s in self.scores:
@@ -79,17 +97,25 @@ class BenchResult:
         """Long-format CSV, one row per case and method, plus one ``mean`` row per method."""
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(["case", "method", "l1_e3", "r", "seconds", "iterations", "snapshot", "n_scored", "status"])
+        wr.writerow(["case", "method", "l1_e3", "r", "seconds", "iterations", "snapshot", "n_scored", "status",
+                     "excess_e3"])
         for s in self.scores:
             wr.writerow([s.case, s.method, _num(s.l1 * 1e3, 4), _num(s.r, 5), _num(s.seconds, 3),
                          "" if s.iterations is None else s.iterations, "" if s.snapshot is None else s.snapshot,
-                         s.n_scored, "ok" if s.ok else f"error: {s.error}"])
+                         s.n_scored, "ok" if s.ok else f"error: {s.error}",
+                         _num(self.excess(s.case, s.method) * 1e3, 4)])
+        for c in self.cases:
+            f = self.floors.get(c)
+            if f is not None:
+                wr.writerow([c, FLOOR_ROW, _num(f.l1 * 1e3, 4), _num(f.r, 5), "", "", "", "",
+                             "floor" + (" (poisson)" if f.counting else ""), ""])
         for m in self.methods:
             l1, r, sec, n = self.mean(m)
+            ex, _ = self.summed_excess(m)
             wr.writerow(["mean", m, _num(l1 * 1e3, 4), _num(r, 5), _num(sec, 3), "", "", "",
-                         f"ok ({n}/{len(self.cases)} cases)"])
+                         f"ok ({n}/{len(self.cases)} cases)", _num(ex * 1e3, 4)])
         for name, reason in self.skipped:
-            wr.writerow([name, "", "", "", "", "", "", "", f"skipped: {reason}"])
+            wr.writerow([name, "", "", "", "", "", "", "", f"skipped: {reason}", ""])
         return buf.getvalue()
 
 
@@ -99,10 +125,13 @@ def _num(v: float, nd: int) -> str:
 
 def markdown_table(res: BenchResult) -> str:
     cases = res.cases
-    head = ["method", *cases, "mean"]
+    floors = any(c in res.floors for c in cases)
+    head = ["method", *cases, "mean"] + (["summed excess"] if floors else [])
     lines = [
         "L1 x 1e-3 / Pearson r in normalised log intensity on the pasted-gap pixels (lower L1, higher r "
-        "is better):",
+        "is better)" + ("; the floor row: the L1 floor / the r ceiling (CC*) estimated from the truth's "
+                        "neighbours (dip_heal.bench.floor), the summed excess: the L1 above it, summed "
+                        "over the cases:" if floors else ":"),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -117,7 +146,30 @@ def markdown_table(res: BenchResult) -> str:
         if n and n < len(cases):
             mean += f" ({n}/{len(cases)})"
         cells.append(mean)
+        if floors:
+            ex, ne = res.summed_excess(m)
+            cells.append("–" if not ne else f"{ex * 1e3:.2f}" + (f" ({ne}/{len(cases)})" if ne < len(cases) else ""))
         lines.append("| " + " | ".join(cells) + " |")
+    if floors:
+        cells = [FLOOR_ROW]
+        fl = [res.floors[c] for c in cases if c in res.floors]
+        for c in cases:
+            f = res.floors.get(c)
+            cells.append("–" if f is None else f"{f.l1 * 1e3:.2f} / {f.r:.4f}" + (" (P)" if f.counting else ""))
+        cells.append(f"{np.mean([f.l1 for f in fl]) * 1e3:.2f} / {np.nanmean([f.r for f in fl]):.4f}")
+        cells.append("0")
+        lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Excess above the floor, L1 x 1e-3 (negative counted 0; (P): the floor has the Poisson "
+                  "predictor of a photon-counting detector):", "",
+                  "| " + " | ".join(["method", *cases, "sum"]) + " |", "|" + "---|" * (len(cases) + 2)]
+        for m in res.methods:
+            cells = [res.label(m)]
+            for c in cases:
+                e = res.excess(c, m)
+                cells.append(f"{e * 1e3:.2f}" if np.isfinite(e) else "–")
+            ex, ne = res.summed_excess(m)
+            cells.append(f"{ex * 1e3:.2f}" if ne else "–")
+            lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Wall time per case in seconds (this machine; for iterative methods the iterations run "
               "and, when it differs, the iteration of the snapshot kept):", "",
               "| " + " | ".join(["method", *cases, "total"]) + " |", "|" + "---|" * (len(cases) + 2)]

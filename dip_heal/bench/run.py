@@ -15,6 +15,7 @@ import numpy as np
 from ..methods import CLASSICAL, heal_method
 from ..errors import DipHealError
 from .cases import Case, load_cases
+from .floor import noise_floor
 from .figures import panel_figure, save_figure, write_outputs
 from .prepare import PreparedCase, prepare_case, resolve_data_path
 from .result import BenchResult, MethodScore
@@ -283,6 +284,10 @@ def _run_one(case: Case, methods: Sequence[str], data_dir: Path, result: BenchRe
                               bar=bar.start() if bar is not None else None)
     result.cases.append(case.name)
     result.scores.extend(scores)
+    result.floors[case.name] = floor = noise_floor(prep.truth, prep.score, prep.valid, prep.scale,
+                                                   counting=prep.counting)
+    logger.info("case %s: noise floor L1 %.2fe-3, r ceiling %.4f%s", case.name, floor.l1 * 1e3, floor.r,
+                " (Poisson predictor)" if floor.counting else "")
     if out is not None and panels and healed:
         fig = panel_figure(prep, healed)
         save_figure(fig, Path(out) / "panels" / f"{case.name}.png")
