@@ -77,6 +77,13 @@ def _previous_path() -> None:
     prefill._one_pass = prefill._one_pass_full
 
 
+def _warm_worker(model: str | None) -> None:
+    """On a Dask worker: import the healing code and load the model (what its first task would pay)."""
+    from dip_heal.blind.bulk import _blind_model_dir, _cached_model  # noqa: PLC0415
+
+    _cached_model(str(_blind_model_dir("blind", model)))
+
+
 def run_one(config: str, folder: str, n: int, batch: int, model: str | None, threads: int, out: str) -> dict:
     """One configuration in this (fresh) process: warm-up frame, then ``n`` frames timed; peak RSS."""
     import torch
@@ -99,6 +106,10 @@ def run_one(config: str, folder: str, n: int, batch: int, model: str | None, thr
                                dashboard_address=None)
         kw.update(scheduler=cluster.scheduler_address)
         threads = 1
+        from distributed import Client
+
+        with Client(cluster) as client:  # every worker imports dip-heal and loads the model before the clock
+            client.run(_warm_worker, model)
     bulk(paths[:workers or 1], Path(out) / "warm", **kw)  # imports, first-call allocations: not timed
     t0 = time.perf_counter()
     s = bulk(paths, Path(out) / "out", **kw)
