@@ -21,6 +21,11 @@ A single fit (:func:`dip_heal.runs.fit_to_run`) writes, into ``RUN/``:
   same picture, measured pixels, frame and axes in their original colours) and
   ``healed_scalar.tif`` (float32 map position ``t`` of the image area).
 
+A series (:func:`dip_heal.runs.series.fit_series`, ``dip-heal fit FRAMES --series``) writes, into
+``RUN/``: ``series.json`` (the frames, mask, configuration and warm-start policy a rerun must
+match), ``series.csv`` (a line per frame) and ``frames/NNNN_STEM/``, a single fit's folder per
+frame plus ``net.pt``, the network's and Adam's final state the next frame starts from.
+
 A sweep (:func:`dip_heal.sweep.run_sweep`) writes, into ``RUN/``:
 
 - ``sweep.json``: input and mask paths, the sweep, the resolved base config, storage URL
@@ -42,7 +47,7 @@ from pathlib import Path
 __all__ = [
     "CONFIG_JSON", "METRICS_CSV", "SNAPSHOTS", "HEAL_MASK", "HEALED_STEM", "HEALED_PREVIEW", "HEALED_SCALAR", "REPORT",
     "SWEEP_JSON", "STUDY_DB", "ARTIFACTS", "HOLDOUT", "SWEEP_TMP", "PICKS_JSON", "PICKED", "SHEET", "SHEET_HTML",
-    "SETUP_JSON",
+    "SETUP_JSON", "SERIES_JSON", "SERIES_CSV", "SERIES_FRAMES", "NET_WEIGHTS",
     "snapshot_stem", "trial_tmp_prefix", "trial_snapshot_stem", "pick_stem", "default_run_dir",
 ]
 
@@ -67,6 +72,13 @@ PICKS_JSON = "picks.json"
 PICKED = "picked"
 SHEET = "sheet.png"
 SHEET_HTML = "sheet.html"
+
+# ------------------------------------------------------------------------------------ a series
+# (dip_heal.runs.series: frames/NNNN_STEM/ are single-fit folders, plus the weights the next starts from)
+SERIES_JSON = "series.json"
+SERIES_CSV = "series.csv"
+SERIES_FRAMES = "frames"
+NET_WEIGHTS = "net.pt"
 
 
 def snapshot_stem(iteration: int, member: int | None = None) -> str:

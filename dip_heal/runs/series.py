@@ -38,18 +38,16 @@ from ..config import FitConfig
 from ..errors import DipHealError
 from ..frame import atomic_path
 from ..outputs import MARKER, begin_dir, check_not_input, commit_dir, mark_dir
+from . import layout
 from .record import versions, write_json
 from .single import RunSummary, fit_to_run
 
-__all__ = ["SeriesPolicy", "SeriesSummary", "expand_frames", "fit_series", "SERIES_JSON", "SERIES_CSV",
-           "FRAMES", "NET_WEIGHTS"]
+__all__ = ["SeriesPolicy", "SeriesSummary", "expand_frames", "fit_series"]
 
 logger = logging.getLogger(__name__)
 
-SERIES_JSON = "series.json"
-SERIES_CSV = "series.csv"
-FRAMES = "frames"
-NET_WEIGHTS = "net.pt"
+SERIES_JSON, SERIES_CSV, FRAMES, NET_WEIGHTS = (layout.SERIES_JSON, layout.SERIES_CSV, layout.SERIES_FRAMES,
+                                                 layout.NET_WEIGHTS)
 
 
 @dataclass(frozen=True)
