@@ -16,7 +16,9 @@ at every rung (``min_resource`` iterations, then ``reduction_factor`` times more
 whose held-out L1 is not among the best ``1/reduction_factor`` of the trials that reached the
 rung stops there. It keeps its snapshots and records where and why it stopped (user attributes
 ``stopped_at``, ``stop_reason``). The recommended snapshot is that of the best complete trial.
-``--no-prune`` (``prune=False``) runs every point to the end.
+``--no-prune`` (``prune=False``) runs every point to the end. The rung values of a trial that
+was killed or interrupted stay in the study (Optuna keeps them with the trial), so its retry
+competes with them too; every point is still decided exactly once.
 
 Budgets
 -------
