@@ -14,6 +14,9 @@ independent of :func:`dip_heal.beam.estimate_center`:
 - ``beamstop``: a circle fitted to the edge of the dark beamstop shadow at the hint (the
   shadow's edge pixels at the half level between its floor and its rim; the holder arm's edge
   pixels dropped by the robust fit);
+- ``concentric``: for dense spotty rings seen on one side, the centre of best ring concentricity
+  (band-passed radial-profile variance) in an annulus;
+- ``radial``: for weak isotropic SAXS, the centre of best radial-profile fit of the smooth image;
 - ``symmetry``: for patterns with neither rings nor a round shadow, the point of best 180-degree
   symmetry of the smoothed log image at full resolution in a window about the hint, with the
   beamstop and the pixels outside the active area excluded.
@@ -38,7 +41,9 @@ OUT = REPO / "benchmarks" / "centres.json"
 
 #: frame -> (method, hint (x, y), radius windows for ``rings``, note)
 FRAMES: dict[str, tuple[str, tuple[float, float], list[tuple[float, float]], str]] = {
-    "mve385/HDPE_85_low.counts.tif": ("rings", (725, 672), [(325, 350), (365, 390)], "PILATUS 2M WAXS, HDPE arcs"),
+    "mve385/HDPE_85_low.counts.tif": ("rings", (716, 690), [(338, 362), (386, 410), (494, 518), (609, 633)],
+                                      "PILATUS 2M WAXS, HDPE arcs; the beamstop sits ~25 px from the ring centre; "
+                                      "hint from the arcs' crossings of column 720 and row 680"),
     "musclex/P1_F1_tet_1_100_005_0001.tif": ("beamstop", (416, 515), [], "PILATUS3 1M fibre"),
     "musclex/Mn23-1_30umThick_20umStep_1s_diffScan_0167.tif": ("rings", (303, 530), [(140, 160), (215, 240)],
                                                                 "PILATUS3 1M, two broad rings"),
@@ -47,12 +52,17 @@ FRAMES: dict[str, tuple[str, tuple[float, float], list[tuple[float, float]], str
                                       "PILATUS3 300K, AgBeh-like rings"),
     "bioxtasraw/GI2_A9_19_001_0000.tiff": ("radial", (483, 93), [(-60, 200), (-50, 50)], "PILATUS 100K weak SAXS; stop at the edge"),
     "fabio_history/corkcont2_H_0089.mccd.bz2": ("symmetry", (1021, 1040), [(0, 600)],
-                                                "MarCCD anisotropic SAXS (cork); hint from a coarse search"),
-    "fabio_history/F2K_Seb_Lyso0675.edf.bz2": ("rings", (1895, 910), [(338, 356), (362, 384)],
-                                              "FReLoN 2K powder rings, centre near the right edge"),
+                                                "MarCCD anisotropic SAXS (cork); hint from a coarse search; the shadow's "
+                                                "own centre is ~(1003, 1040) and whole-frame symmetry "
+                                                "(FFT, overlap >= 50 %) gives (1009, 1041.5): +-10 px"),
+    "fabio_history/F2K_Seb_Lyso0675.edf.bz2": ("concentric", (1895, 910), [],
+                                              "FReLoN 2K powder rings, centre near the right edge, ~80 px left of "
+                                              "the beamstop's centre; ray-peak circle fits follow any hint here"),
     "fabio_history/Cr8F8140k103.0026.bz2": ("rings", (260, 265), [(20, 40), (66, 86)], "Bruker diffuse rings"),
-    "fabio_history/run2_1_00148.cbf.bz2": ("beamstop", (1320, 1302), [(0, 25)], "PILATUS 6M MX"),
-    "dials_data_files/DLS_I03_smargon_0001.cbf.gz": ("beamstop", (1226, 1202), [(0, 25)], "PILATUS 6M MX, very weak"),
+    "fabio_history/run2_1_00148.cbf.bz2": ("beamstop", (1320, 1302), [(0, 25)], "PILATUS 6M MX; the CBF header's Beam_xy (1230.1, 1310.5) "
+                                           "is ~90 px from the visible shadow (a stale header)"),
+    "dials_data_files/DLS_I03_smargon_0001.cbf.gz": ("beamstop", (1226, 1202), [(0, 25)], "PILATUS 6M MX, very weak; the CBF header's "
+                                                      "Beam_xy (1229.3, 1200.5) agrees within 3 px"),
     "scikit_beam_examples/duke_img.npy": ("rings", (141, 134), [(15, 35), (38, 58)], "colloid SAXS rings"),
     "sasdata/BAM_2D.h5": ("radial", (510, 405), [(-20, 20), (-20, 20)],
                           "EIGER 1M SAXS (reduced); its beamstop is in the file's Imask"),
@@ -87,6 +97,14 @@ def smooth_log(a: np.ndarray, valid: np.ndarray, s: float) -> np.ndarray:
     w = valid.astype(float)
     num, den = ndimage.gaussian_filter(f * w, s), ndimage.gaussian_filter(w, s)
     return np.where(den > 0.2, num / np.maximum(den, 1e-9), 0.0)
+
+
+def _bin(a: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted k x k block mean of ``a`` over ``w`` and the blocks' valid fraction."""
+    m, n = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+    aw = (a[:m, :n] * w[:m, :n]).reshape(m // k, k, n // k, k).sum(axis=(1, 3))
+    ww = w[:m, :n].reshape(m // k, k, n // k, k).sum(axis=(1, 3))
+    return np.divide(aw, ww, out=np.zeros_like(aw, dtype=float), where=ww > 0), ww / (k * k)
 
 
 def ring_points(f: np.ndarray, valid: np.ndarray, c: tuple[float, float], lo: float, hi: float) -> np.ndarray:
@@ -181,8 +199,6 @@ def by_symmetry(a, valid, hint, radius=600, search=120, k=4):
     """Best 180-degree symmetry of the smoothed log image about each candidate centre within
     ``search`` px of the hint, compared over the same disk of ``radius`` px for every candidate
     (binned by ``k``, the shadow and the ignored pixels excluded; candidates every k/2 px)."""
-    from dip_heal.beam.center import _bin  # benchmark script: reuses the masked binning only
-
     cb, wb = _bin(np.where(valid, np.clip(a, 0, None), 0), valid.astype(float), k)
     vb = wb > 0.5
     f = np.log1p(cb)
@@ -235,6 +251,49 @@ def by_radial(a, valid, hint, search=(-60, 200, -50, 50)):
     return (float(bx), float(by)), 3.0, f"unexplained variance {s:.3f}"
 
 
+def by_concentric(a, valid, hint, annulus=(250, 800), search=60, k=2):
+    """For dense, spotty rings seen on one side only (where ray peaks jump between neighbouring
+    rings): the centre about which a radial profile (half-binned-pixel bins) explains most of the
+    variance of the band-passed log image (sigma 0.7 minus sigma 4 binned px) in ``annulus``,
+    on a grid every 3 px within ``search`` px of the hint, then every 0.5 px; the frame's dark
+    offset subtracted, binned by ``k``. The spread of the centres found in three annuli
+    (250-500, 500-800, 800-1200 px) is the uncertainty (the rings are not exactly concentric:
+    detector tilt)."""
+    from scipy import ndimage
+
+    from dip_heal.beam import background_level
+
+    off = background_level(a, valid)
+    cb, wb = _bin(np.where(valid, np.clip(a - off, 0, None), 0), valid.astype(float), k)
+    vb = wb > 0.99
+    f, w = np.log1p(cb), vb.astype(float)
+
+    def sm(g, s):
+        return ndimage.gaussian_filter(g * w, s) / np.maximum(ndimage.gaussian_filter(w, s), 1e-6)
+
+    hp = sm(f, 0.7) - sm(f, 4)
+    yy, xx = np.nonzero(vb)
+
+    def score(cx, cy, lo, hi):
+        r = np.hypot(xx - (cx - (k - 1) / 2) / k, yy - (cy - (k - 1) / 2) / k)
+        m = (r > lo / k) & (r < hi / k)
+        b, vals = (r[m] * 2).astype(int), hp[yy[m], xx[m]]
+        n, s = np.bincount(b), np.bincount(b, vals)
+        return ((s * s / np.maximum(n, 1)).sum() - vals.sum() ** 2 / vals.size) / ((vals - vals.mean()) ** 2).sum()
+
+    def best(c, half, step, lo, hi):
+        return max((score(x, y, lo, hi), x, y) for x in np.arange(c[0] - half, c[0] + half + 0.01, step)
+                   for y in np.arange(c[1] - half, c[1] + half + 0.01, step))
+
+    s0, x, y = best(hint, search, 3.0, *annulus)
+    s1, x, y = best((x, y), 3.0, 0.5, *annulus)
+    parts = [best((x, y), 12.0, 1.0, lo, hi)[1:] for lo, hi in ((250, 500), (500, 800), (800, 1200))]
+    P = np.array(parts)
+    unc = float(np.hypot(*P.std(axis=0)))
+    detail = f"explained {s1:.3f}; by annulus " + ", ".join(f"({px:.0f}, {py:.0f})" for px, py in parts)
+    return (float(x), float(y)), unc, detail
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(REPO)}")
@@ -249,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             c, unc, detail = by_rings(a, valid, hint, windows)
         elif method == "beamstop":
             c, unc, detail = by_beamstop(a, valid, hint, windows[0][1] if windows else 80)
+        elif method == "concentric":
+            c, unc, detail = by_concentric(a, valid, hint)
         elif method == "radial":
             c, unc, detail = by_radial(a, valid, hint, (*windows[0], *windows[1]))
         else:

@@ -89,3 +89,45 @@ def test_no_false_beamstop_when_the_centre_estimate_is_off():
     assert not (bs & ~f.beamstop).sum() > 0.2 * max(int(bs.sum()), 1)
     found = find_beamstop(f.counts, valid, center=f.center)  # with the right centre it is found
     assert found.sum() > 500 and (found & ~f.beamstop).sum() < 0.1 * found.sum()  # the disk (the truth includes the arm)
+
+
+def _rings(shape, cx, cy, offset=0.0, seed=0):
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    r = np.hypot(xx - cx, yy - cy)
+    lam = 2e4 / (1 + r) ** 1.2 + 300 * np.exp(-(((r % 40) - 20) / 2.0) ** 2) + 5
+    return np.random.default_rng(seed).poisson(lam).astype(np.float32) + offset
+
+
+def test_find_center_on_a_ccd_with_a_dark_offset_and_a_centre_near_the_edge():
+    from dip_heal.beam import find_center
+
+    img = _rings((160, 200), 185.0, 70.0, offset=1000.0)
+    img[50:90, 165:200] = 1000 + np.random.default_rng(1).normal(0, 3, (40, 35))  # the shadow at the offset
+    c = find_center(img)
+    assert np.hypot(c.x - 185.0, c.y - 70.0) <= 3.0 and c.on_detector and c.sure
+
+
+def test_find_center_off_the_detector():
+    from dip_heal.beam import find_center
+
+    c = find_center(_rings((120, 160), 190.0, 60.0))
+    assert not c.on_detector and np.hypot(c.x - 190.0, c.y - 60.0) <= 3.0
+
+
+def test_find_center_is_unsure_on_noise():
+    from dip_heal.beam import estimate_center, find_center
+
+    img = np.random.default_rng(0).poisson(50, (96, 96)).astype(np.float32)
+    c = find_center(img)
+    assert not c.sure and c.confidence < 0.5
+    assert estimate_center(img) == (c.x, c.y)
+
+
+def test_round_ccd_corners_do_not_pull_the_centre():
+    from dip_heal.beam import find_center
+
+    img = _rings((160, 160), 60.0, 95.0)
+    yy, xx = np.mgrid[0:160, 0:160]
+    img[np.hypot(xx - 79.5, yy - 79.5) > 80] = 0  # the dead corners of a round active area
+    c = find_center(img)
+    assert np.hypot(c.x - 60.0, c.y - 95.0) <= 3.0

@@ -1,11 +1,13 @@
 """Direct-beam position, beamstop and beamstop-holder detection.
 
-The beam centre is found from the pattern's centrosymmetry (Friedel symmetry of scattering):
-the log image is compared with itself rotated by 180 degrees about every candidate centre at once,
-with masked FFT convolutions (Padfield's masked correlation), first on a binned image, then on a
-full-resolution window around the first estimate, with a sub-pixel parabolic refinement. The
-beamstop is the dark connected region at the centre; its holder is the thin dark band that leaves
-the beamstop for the frame edge.
+The beam centre (:func:`find_center`) is the best of three independent searches, each refined on
+the variance a radial profile explains (smooth and ring parts): the centre of best radial
+profile (rings, isotropic SAXS), the point most strong edges point at (gradient voting) and the
+point of best 180-degree symmetry (masked FFT correlations, Padfield's masked correlation:
+fibres, anisotropic SAXS); it reports a confidence and flags itself unsure. A CCD's dark offset
+is the frame's zero and the dead corners of a round active area are left out. The beamstop is
+the dark connected region at the centre; its holder is the thin dark band that leaves the
+beamstop for the frame edge.
 """
 
 from __future__ import annotations
@@ -15,4 +17,5 @@ from .center import BeamCenter, background_level, estimate_center, find_center, 
 from .holder import find_holder
 from .morphology import grow, shrink
 
-__all__ = ["BeamCenter", "background_level", "estimate_center", "find_center", "find_beamstop", "find_holder", "log_image", "grow", "shrink"]
+__all__ = ["BeamCenter", "background_level", "estimate_center", "find_center", "find_beamstop", "find_holder",
+           "log_image", "grow", "shrink"]

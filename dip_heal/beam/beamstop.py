@@ -6,7 +6,8 @@ import logging
 
 import numpy as np
 
-from .center import check_frame, estimate_center, log_image, radial_profile, smooth_log, smoothing_sigma
+from .center import (background_level, check_frame, estimate_center, log_image, radial_profile, smooth_log,
+                     smoothing_sigma)
 from .morphology import grow, shrink
 
 __all__ = ["find_beamstop"]
@@ -26,6 +27,7 @@ def find_beamstop(
 ) -> np.ndarray:
     """The beamstop shadow: the dark connected region at the direct-beam position.
 
+    The frame's own background (a CCD's dark offset, :func:`background_level`) is taken as zero.
     The shadow's level is read at the centre, the rim level from the radial profile just outside
     it; pixels below the midpoint (in log counts, after mask-aware smoothing) connected to the
     centre form the shadow. A morphological opening removes the thin holder arm; what remains at
@@ -65,6 +67,9 @@ def find_beamstop(
     image, valid = check_frame(image, valid)
     if center is None:
         center = estimate_center(image, valid)
+    off = background_level(image, valid)
+    if off > 0:  # a CCD's dark offset: the shadow sits at the frame's own zero, not at 0
+        image = np.asarray(image, np.float32) - np.float32(off)
     cx, cy = center
     M, N = image.shape
     empty = np.zeros((M, N), bool)
@@ -76,8 +81,14 @@ def find_beamstop(
     y1, x1 = min(M, int(cy) + h + 1), min(N, int(cx) + h + 1)
     found = None
     if y0 < y1 and x0 < x1:
+        # the rim test leaves out a border of the frame (a CCD's unexposed edge, where a shadow
+        # reaching the edge has no rim to see)
+        e = max(8, int(0.03 * min(M, N)))
+        rim_ok = np.ones((M, N), bool)
+        rim_ok[:e] = rim_ok[-e:] = False
+        rim_ok[:, :e] = rim_ok[:, -e:] = False
         found = _beamstop_in_window(image[y0:y1, x0:x1], valid[y0:y1, x0:x1], cx - x0, cy - y0, rmax, sigma,
-                                    min_rim, (x0, y0))
+                                    min_rim, (x0, y0), rim_ok[y0:y1, x0:x1])
     if found is None:
         return (empty, empty) if with_arm else empty
     bs, comp, r_bs, thr = found
@@ -118,7 +129,8 @@ def _component_at(labels: np.ndarray, y: int, x: int, r: int) -> np.ndarray | No
 
 
 def _beamstop_in_window(image: np.ndarray, valid: np.ndarray, cx: float, cy: float, rmax: int, sigma: float,
-                        min_rim: float, origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+                        min_rim: float, origin: tuple[int, int],
+                        rim_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     """The beamstop (without margin), its connected dark region, its radius and the shadow threshold,
     in a window about the centre; None when there is no beamstop."""
     from scipy import ndimage
@@ -148,7 +160,7 @@ def _beamstop_in_window(image: np.ndarray, valid: np.ndarray, cx: float, cy: flo
     if bs.sum() > np.pi * rmax**2:
         logger.info("dark region at the centre (%d px) is larger than a beamstop of radius %d", bs.sum(), rmax)
         return None
-    if not _enclosed(bs, fs, valid, min_rim, (cx + origin[0], cy + origin[1])):
+    if not _enclosed(bs, fs, valid & rim_ok, min_rim, (cx + origin[0], cy + origin[1])):
         return None
     return bs, comp, r_bs, thr
 

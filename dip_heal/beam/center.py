@@ -262,9 +262,14 @@ def _corner_zeros(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     corners = a[[0, 0, M - 1, M - 1], [0, N - 1, 0, N - 1]]
     if not np.all(corners == 0):
         return valid
-    lab, _ = ndimage.label(a == 0)
-    ids = np.unique(lab[[0, 0, M - 1, M - 1], [0, N - 1, 0, N - 1]])
-    return valid & ~np.isin(lab, ids[ids > 0])
+    # label on every 4th pixel (cheap on big frames), then back on the full grid
+    zs = a[::4, ::4] == 0
+    lab, _ = ndimage.label(zs)
+    m, n = zs.shape
+    ids = np.unique(lab[[0, 0, m - 1, m - 1], [0, n - 1, 0, n - 1]])
+    dead = np.isin(lab, ids[ids > 0])
+    dead = np.repeat(np.repeat(dead, 4, axis=0), 4, axis=1)[:M, :N]
+    return valid & ~(dead & (a == 0))
 
 
 @dataclass(frozen=True)
@@ -343,7 +348,7 @@ class _Level:
     def _explained(yy: np.ndarray, xx: np.ndarray, v: np.ndarray, tot: float, bx: float, by: float) -> float:
         """Fraction of the variance of ``v`` a radial profile about (bx, by) explains."""
         if tot <= 0 or v.size < 16:
-            return 0.0
+            return 1e-6
         b = np.sqrt((xx - bx) ** 2 + (yy - by) ** 2).astype(np.int32)
         n = np.bincount(b)
         s = np.bincount(b, v)
@@ -408,15 +413,16 @@ def _gradient_votes(level: _Level, ext: float, frac: float = 0.05) -> tuple[floa
     M, N = level.shape
     ox, oy = int(ext * N), int(ext * M)
     AM, AN = M + 2 * oy, N + 2 * ox
-    acc = np.zeros(AM * AN)
     L = int(np.hypot(AM, AN))
-    for t in range(-L, L + 1):
-        if t == 0:
-            continue
-        px = np.rint(xx + t * ux).astype(np.int64) + ox
-        py = np.rint(yy + t * uy).astype(np.int64) + oy
+    acc = np.zeros(AM * AN)
+    ts = np.r_[np.arange(-L, 0), np.arange(1, L + 1)].astype(np.float32)
+    for chunk in range(0, len(xx), 2048):  # all distances of 2048 edge pixels in one bincount
+        sl = slice(chunk, chunk + 2048)
+        px = np.rint(xx[sl, None] + ts[None, :] * ux[sl, None]).astype(np.int64) + ox
+        py = np.rint(yy[sl, None] + ts[None, :] * uy[sl, None]).astype(np.int64) + oy
         inb = (px >= 0) & (px < AN) & (py >= 0) & (py < AM)
-        acc += np.bincount(py[inb] * AN + px[inb], wgt[inb], minlength=AM * AN)
+        wv = np.broadcast_to(wgt[sl, None], px.shape)
+        acc += np.bincount((py * AN + px)[inb], wv[inb], minlength=AM * AN)
     acc = ndimage.gaussian_filter(acc.reshape(AM, AN), 1.0)
     i, j = np.unravel_index(np.argmax(acc), acc.shape)
     return float(j - ox), float(i - oy)
@@ -455,7 +461,7 @@ def find_center(
     image: the centre whose radial profile explains most of the variance (rings, isotropic
     SAXS), the point most strong edges point at (gradient voting: rings, the beamstop's edge) and
     the point of best 180-degree symmetry (fibres, anisotropic SAXS). Each is refined by a pattern
-    search on a finer image (at most 512 px a side) for the best combined score: the smooth and
+    search on finer images (256, then 384 px a side) for the best combined score: the smooth and
     the band-pass (ring) variance a radial profile explains. The best refined candidate wins.
 
     The confidence grows with the share of the variance explained and with the number of searches
@@ -509,7 +515,7 @@ def find_center(
         if level > 0 and (valid & (lit > 0.05 * level)).sum() > 0.2 * valid.sum():
             valid = valid & (lit > 0.05 * level)
     counts = np.where(valid, np.maximum(np.asarray(image, np.float32) - np.float32(off), 0), np.float32(0))
-    coarse, mid, fine = _Level(counts, valid, 64), _Level(counts, valid, 256), _Level(counts, valid, 512)
+    coarse, mid, fine = _Level(counts, valid, 64), _Level(counts, valid, 256), _Level(counts, valid, 384)
     cands: list[tuple[str, float, float]] = []
     bx, by = _coarse_radial(coarse, extend)
     cands.append(("rings", *coarse.to_full(bx, by)))
@@ -525,13 +531,15 @@ def find_center(
     h_best = max(mid.explained(*mid.to_binned(x, y))[1] for _, x, y in cands)
     ring_weight = float(np.clip((h_best / floor - 4.0) / 8.0, 0.0, 1.0))
     refined = []
+    seen: dict[tuple[float, float], tuple[float, float, float]] = {}
     for name, x, y in cands:
-        rx, ry = x, y
-        for level, step in ((mid, max(1.0, coarse.k / mid.k)), (fine, 1.0)):
-            lo = level.to_binned(-extend * N, -extend * M)
-            hi = level.to_binned((1 + extend) * N, (1 + extend) * M)
-            bx, by, sc = _climb(level, *level.to_binned(rx, ry), step, lo, hi, ring_weight)
-            rx, ry = level.to_full(bx, by)
+        lo, hi = mid.to_binned(-extend * N, -extend * M), mid.to_binned((1 + extend) * N, (1 + extend) * M)
+        bx, by, _ = _climb(mid, *mid.to_binned(x, y), max(1.0, coarse.k / mid.k), lo, hi, ring_weight)
+        if (bx, by) not in seen:  # candidates that meet on the mid image are polished once
+            lo, hi = fine.to_binned(-extend * N, -extend * M), fine.to_binned((1 + extend) * N, (1 + extend) * M)
+            fx, fy, sc = _climb(fine, *fine.to_binned(*mid.to_full(bx, by)), 1.0, lo, hi, ring_weight)
+            seen[(bx, by)] = (sc, *fine.to_full(fx, fy))
+        sc, rx, ry = seen[(bx, by)]
         refined.append((sc, name, rx, ry))
         logger.debug("candidate %s (%.1f, %.1f) -> (%.1f, %.1f) score %.3f (ring weight %.2f)", name, x, y, rx, ry,
                      sc, ring_weight)

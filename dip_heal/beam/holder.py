@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from .beamstop import find_beamstop
-from .center import check_frame, log_image, smooth_log, smoothing_sigma
+from .center import background_level, check_frame, log_image, smooth_log, smoothing_sigma
 
 __all__ = ["find_holder"]
 
@@ -59,6 +59,9 @@ def find_holder(
         beamstop = find_beamstop(image, valid, center)
     if not beamstop.any():
         return None
+    off = background_level(image, valid)
+    if off > 0:  # a CCD's dark offset
+        image = np.asarray(image, np.float32) - np.float32(off)
     ys, xs = np.nonzero(beamstop)
     cx, cy = float(xs.mean()), float(ys.mean())
     r_bs = float(np.sqrt(beamstop.sum() / np.pi))

@@ -30,8 +30,12 @@ from . import flag_errors
               help="Width of a 2-point --holder line.")
 @click.option("--auto-beamstop/--no-auto-beamstop", default=None,
               help="Find the beamstop automatically on every frame (default on).")
-@click.option("--auto-holder/--no-auto-holder", default=None,
-              help="Propose the holder automatically (a thin dark band from the beamstop to the edge).")
+@click.option("--auto-holder/--no-auto-holder", " /--no-holder", "auto_holder", default=None,
+              help="Find the holder automatically: the thin dark band from the beamstop to the edge, masked "
+                   "where it is found with confidence (default on; --no-holder turns it off).")
+@click.option("--active-area/--no-active-area", default=None,
+              help="Do not heal the zero border outside a round CCD's active area (default: on when the frame's "
+                   "four corners are exactly zero).")
 @click.option("--center", default=None, help="x,y: beam centre for the beamstop search (default: estimated).")
 @click.option("--poni", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A pyFAI calibration (.poni): its beam centre (instead of the estimate) and its detector's "
@@ -60,7 +64,8 @@ from . import flag_errors
                    "turbo, hot, gray; NAME_r reversed). Default: detected from its colours.")
 def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None, beamstop_rect: str | None,
          beamstop_below: str | None, beamstop_circle: str | None, holder: str | None, holder_width: float,
-         auto_beamstop: bool | None, auto_holder: bool | None, center: str | None, poni: Path | None,
+         auto_beamstop: bool | None, auto_holder: bool | None, active_area: bool | None, center: str | None,
+         poni: Path | None,
          stripes: bool | None,
          hot_pixels: bool | None, dilate: int | None, out: Path | None, fmt: str | None, flip_vertical: bool,
          no_overlay: bool, interactive: bool, load_masks: tuple[Path, ...], colormap: str | None) -> None:
@@ -75,7 +80,8 @@ def mask(images: tuple[Path, ...], spec_file: Path | None, detector: str | None,
         spec = MaskSpec.from_flags(
             spec_file, detector=detector, beamstop_rect=beamstop_rect, beamstop_below=beamstop_below,
             beamstop_circle=beamstop_circle, holder=holder, holder_width=holder_width, auto_beamstop=auto_beamstop,
-            auto_holder=auto_holder, center=center, poni=poni, stripes=stripes, hot_pixels=hot_pixels, dilate=dilate)
+            auto_holder=auto_holder, active_area=active_area, center=center, poni=poni, stripes=stripes,
+            hot_pixels=hot_pixels, dilate=dilate)
         if load_masks:
             from ..masks.shapes import file_edit
 

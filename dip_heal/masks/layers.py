@@ -134,7 +134,8 @@ def _measured_pixels(frame: Frame, spec: MaskSpec, raw: np.ndarray, render: bool
     """
     shape = raw.shape
     measured = np.isfinite(frame.data) & ~layers["sentinel"] & ~layers["gaps"] & ~layers["file_mask"]
-    ignore = zero_border(raw) & ~layers["gaps"] if spec.ignore_zero_border else np.zeros(shape, bool)
+    ccd_area = _active_area(spec, raw, render or bool(layers["gaps"].any()))
+    ignore = zero_border(raw) & ~layers["gaps"] if ccd_area else np.zeros(shape, bool)
     if render:  # issue 22: figure frame, axes, tick marks, labels: not data, not to heal
         ignore = ignore | ~frame.valid
     if ignore.any():
@@ -155,10 +156,27 @@ def _measured_pixels(frame: Frame, spec: MaskSpec, raw: np.ndarray, render: bool
     return measured, ignore
 
 
+def _active_area(spec: MaskSpec, raw: np.ndarray, not_ccd: bool) -> bool:
+    """Whether the zero border outside a round CCD's active area is ignored: asked for, or
+    ``"auto"`` and the frame's four corners are exactly zero (not on a colour-map render nor on a
+    module detector, ``not_ccd``, whose zeros are counts)."""
+    if spec.ignore_zero_border or spec.active_area == "on":
+        return True
+    if spec.active_area == "off" or not_ccd:
+        return False
+    M, N = raw.shape
+    corners = raw[[0, 0, M - 1, M - 1], [0, N - 1, 0, N - 1]]
+    if not np.all(corners == 0):
+        return False
+    logger.info("round active area: the four corners are exactly zero; the zero border is not healed "
+                "(--no-active-area heals it)")
+    return True
+
+
 def _beam_layers(frame: Frame, spec: MaskSpec, render: bool, measured: np.ndarray,
                  layers: dict[str, np.ndarray], info: dict[str, Any], geo: Any = None) -> None:
     """The automatic ``beamstop`` and ``holder`` layers, at the PONI's, the given or the estimated beam centre."""
-    from ..beam import estimate_center, find_beamstop, find_holder
+    from ..beam import find_beamstop, find_center, find_holder
 
     shape = measured.shape
     if spec.beam_center is not None:
@@ -167,8 +185,14 @@ def _beam_layers(frame: Frame, spec: MaskSpec, render: bool, measured: np.ndarra
         check_center(spec.beam_center, shape, what="--center")
     if geo is not None:
         center = geo.center
+        info["center_estimate"] = {"method": "poni", "sure": True}
+    elif spec.beam_center is not None:
+        center = spec.beam_center
+        info["center_estimate"] = {"method": "given", "sure": True}
     else:
-        center = spec.beam_center or estimate_center(frame.data, measured)
+        est = find_center(frame.data, measured)
+        center = (est.x, est.y)
+        info["center_estimate"] = est.to_dict()
     info["center"] = tuple(float(c) for c in center)
     if render:  # issue 22: the shadow at the map's lowest level, and a dark band to the edge
         from .render_finders import find_band_holder, find_dark_beamstop

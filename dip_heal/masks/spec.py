@@ -60,7 +60,8 @@ class MaskSpec:
     beamstop_margin : int
         Pixels added around the automatic beamstop (penumbra).
     holder : str
-        ``"auto"`` (propose a thin dark band from the beamstop to the edge) or ``"none"``.
+        ``"auto"`` (default: the thin dark band from the beamstop to the edge, where it is found
+        with confidence) or ``"none"``.
     hot_pixels : bool
         Mask isolated pixels far above their 3x3 neighbourhood median.
     hot_sigma : float
@@ -73,7 +74,10 @@ class MaskSpec:
         Editor operations applied last, exactly as drawn (no dilation).
     ignore_zero_border : bool
         Put zero-valued pixels outside the convex hull of the non-zero ones (outside a round
-        CCD's active area) in the ``"ignore"`` layer instead of healing them.
+        CCD's active area) in the ``"ignore"`` layer instead of healing them (as ``active_area="on"``).
+    active_area : str
+        The round active area of a CCD: ``"auto"`` (default: the zero border is ignored when the
+        frame's four corners are exactly zero), ``"on"`` or ``"off"``.
     """
 
     detector: str = "auto"
@@ -87,7 +91,7 @@ class MaskSpec:
     beamstop: str = "auto"
     beam_center: tuple[float, float] | None = None
     beamstop_margin: int = 1
-    holder: str = "none"
+    holder: str = "auto"
     hot_pixels: bool = False
     hot_sigma: float = 8.0
     dilate: int = 0
@@ -96,8 +100,12 @@ class MaskSpec:
     ignore_zero_border: bool = False
     poni: str | None = None
     geometry: dict | None = None
+    active_area: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.active_area not in ("auto", "on", "off"):
+            raise DipHealError(f"active_area={self.active_area!r}; expected 'auto', 'on' or 'off'; "
+                               "use 'auto' to find a round CCD's dead corners")
         if self.beamstop not in ("auto", "none"):
             raise DipHealError(f"beamstop={self.beamstop!r}; expected 'auto' or 'none'; draw shapes for a fixed one")
         if self.holder not in ("auto", "none"):
@@ -202,6 +210,7 @@ class MaskSpec:
         holder_width: float = 10.0,
         auto_beamstop: bool | None = None,
         auto_holder: bool | None = None,
+        active_area: bool | None = None,
         center: str | None = None,
         poni: str | os.PathLike | None = None,
         stripes: bool | None = None,
@@ -226,6 +235,9 @@ class MaskSpec:
             ``"x,y;x,y;..."``: a polygon, or with two points a line ``holder_width`` px wide
             (automatic holder off unless ``auto_holder`` says otherwise).
         auto_beamstop, auto_holder, stripes, hot_pixels : bool, optional
+        active_area : bool, optional
+            ``--active-area/--no-active-area``: ignore (or keep) a round CCD's zero border; None
+            keeps the spec's (default automatic: on when the corners are exactly zero).
         center : str, optional
             ``"x,y"``: the beam centre.
         poni : path-like, optional
@@ -257,6 +269,8 @@ class MaskSpec:
             changes["beamstop"] = "auto" if auto_beamstop else "none"
         if auto_holder is not None:
             changes["holder"] = "auto" if auto_holder else "none"
+        if active_area is not None:
+            changes["active_area"] = "on" if active_area else "off"
         if center is not None:
             changes["beam_center"] = tuple(parse_floats(center, 2, "--center"))
         if poni is not None:
