@@ -372,7 +372,7 @@ def heal_one(
         Output folder (exists).
     method : str or callable
         ``blind`` (``model_dir``, or ``blind:DIR``), another name of :mod:`dip_heal.methods`
-        (``telea``, ``pyfai``, ``dip``, ``dip:fast``, ...), or a function ``heal(image,
+        (``telea``, ``pyfai``, ``dip``, ``dip:light``, ...), or a function ``heal(image,
         heal_mask) -> (M, N) float32``.
     model_dir, mask_spec, batch, device, suffix, overwrite
         As :func:`bulk`.
@@ -590,6 +590,11 @@ def bulk(
     model = load_model(blind_dir) if blind_dir is not None else None  # a bad model fails here, once
     if model is None and not callable(method):
         _named_method(str(method), None)  # an unknown method fails here, once
+        base, _, arg = str(method).strip().partition(":")
+        if base == "dip" and arg and not Path(arg).exists() and not arg.lower().endswith(".json"):
+            from ..config import FitConfig
+
+            FitConfig.preset(arg)  # and an unknown preset
     if poni is not None:
         from ..geometry import load_geometry
 

@@ -80,7 +80,7 @@ def train(arch, frames, synthetic, synthetic_shape, detector, out, layers, max_d
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--method", "method", default="blind", show_default=True,
               help="How to heal: blind (the trained model), pyfai, telea, biharmonic, ns, or dip (the default "
-                   "DIP fit: slow); NAME:ARG forms as in bench (dip:fast, blind:MODEL_DIR).")
+                   "DIP fit: slow); NAME:ARG forms as in bench (dip:light, blind:MODEL_DIR).")
 @click.option("--model", "model", type=click.Path(), default=None,
               help="Trained model directory for --method blind [default: the model shipped with dip-heal].")
 @click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")

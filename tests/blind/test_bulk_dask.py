@@ -223,6 +223,9 @@ def test_method_option_heals_with_each_registry_method(tmp_path):
                                     "--no-progress"])
     assert res.exit_code != 0 and "unknown method 'nope'" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "x").exists()
+    res = CliRunner().invoke(main, ["bulk", str(paths[0]), "--method", "dip:nope", "--out", str(tmp_path / "x"),
+                                    "--no-progress"])
+    assert res.exit_code != 0 and "unknown preset 'nope'" in res.output and not (tmp_path / "x").exists()
     res = CliRunner().invoke(main, ["bulk", str(paths[0]), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1",
                                     "--out", str(tmp_path / "y"), "--no-progress"])
     assert res.exit_code == 2 and "not both" in res.output
