@@ -32,7 +32,8 @@ relative to the data folder or to the case file's folder) and ``pixel_size`` (me
 
 ``invalid`` rules: ``negative`` = value < 0, non-finite, or >= 2**32 - 1; ``zero_is_gap`` = also
 0; ``pilatus2m`` = ``negative`` plus the PILATUS 2M module-gap rows and columns (rows
-``195..211 + 212 k``, columns ``487..493 + 494 k`` of the full frame).
+``195..211 + 212 k``, columns ``487..493 + 494 k`` of the full frame); ``pilatus1m`` = the same for a
+PILATUS 1M (its module pitch is the 2M's).
 
 Every case also gets a noise floor estimated from its truth (:mod:`~dip_heal.bench.floor`: the
 best per pixel of predictors that read the truth's neighbours, and a CC*-style ceiling of r); the

@@ -129,7 +129,8 @@ def bars_figure(result: BenchResult) -> Any:
 
 
 def write_outputs(result: BenchResult, out: str | os.PathLike) -> dict[str, Path]:
-    """Write ``table.md``, ``results.csv`` and ``bars.png`` into ``out`` (atomically).
+    """Write ``table.md``, ``results.csv``, ``floor.csv`` (the noise floor and the excess above it) and
+    ``bars.png`` into ``out`` (atomically).
 
     Parameters
     ----------
@@ -148,6 +149,10 @@ def write_outputs(result: BenchResult, out: str | os.PathLike) -> dict[str, Path
         tmp.write_text(result.to_markdown())
     with atomic_path(paths["csv"]) as tmp:
         tmp.write_text(result.to_csv())
+    if result.floors:
+        paths["floor"] = out / "floor.csv"
+        with atomic_path(paths["floor"]) as tmp:
+            tmp.write_text(result.floor_csv())
     if result.scores:
         save_figure(bars_figure(result), paths["bars"])
     else:

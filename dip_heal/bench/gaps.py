@@ -16,10 +16,11 @@ __all__ = ["INVALID_RULES", "ROW_GAP", "ROW_MODULE", "COL_GAP", "COL_MODULE", "i
 ROW_GAP, ROW_MODULE = 17, 212
 COL_GAP, COL_MODULE = 7, 494
 
-INVALID_RULES = ("negative", "zero_is_gap", "pilatus2m")
+INVALID_RULES = ("negative", "zero_is_gap", "pilatus2m", "pilatus1m")
 
 _SENTINEL_U32 = float(2**32 - 1)
-# PILATUS 2M module layout (rows, cols): 195 x 487 modules, gaps 17 x 7
+# PILATUS 2M and 1M module layout (rows, cols): 195 x 487 modules, gaps 17 x 7 (the 1M: 5 x 2 modules,
+# 1043 x 981, its gap rows 195..211 + 212 k and gap columns 487..493 as the 2M's)
 _P2M_MODULE, _P2M_GAP = (195, 487), (17, 7)
 
 
@@ -30,11 +31,12 @@ def invalid_pixels(raw: np.ndarray, rule: str, offset: tuple[int, int] = (0, 0))
     ----------
     raw : (M, N) ndarray
         Values as stored (any dtype).
-    rule : {'negative', 'zero_is_gap', 'pilatus2m'}
-        ``negative``: < 0, non-finite, or >= 2**32 - 1; ``zero_is_gap``: also 0; ``pilatus2m``:
-        ``negative`` plus the PILATUS 2M module-gap rows and columns.
+    rule : {'negative', 'zero_is_gap', 'pilatus2m', 'pilatus1m'}
+        ``negative``: < 0, non-finite, or >= 2**32 - 1; ``zero_is_gap``: also 0; ``pilatus2m``,
+        ``pilatus1m``: ``negative`` plus the PILATUS 2M (1M) module-gap rows and columns, whatever
+        they hold (a frame whose gap rows hold counts of unknown origin never scores them).
     offset : (row, col)
-        Position of ``raw[0, 0]`` in the full frame (for ``pilatus2m`` on a crop).
+        Position of ``raw[0, 0]`` in the full frame (for ``pilatus2m`` and ``pilatus1m`` on a crop).
 
     Returns
     -------
@@ -63,7 +65,7 @@ def invalid_pixels(raw: np.ndarray, rule: str, offset: tuple[int, int] = (0, 0))
         bad = ~np.isfinite(v) | (v < 0) | (v >= _SENTINEL_U32)
         if rule == "zero_is_gap":
             bad |= v == 0
-    if rule == "pilatus2m":
+    if rule in ("pilatus2m", "pilatus1m"):
         rows = np.arange(offset[0], offset[0] + a.shape[0])
         cols = np.arange(offset[1], offset[1] + a.shape[1])
         gr = (rows % (_P2M_MODULE[0] + _P2M_GAP[0])) >= _P2M_MODULE[0]

@@ -89,6 +89,32 @@ class BenchResult:
                 return s.label
         return method
 
+    def floor_csv(self) -> str:
+        """The noise floor per case and each method's excess above it, one row each, plus the sums.
+
+        Columns: ``case``, ``method`` (the floor's row is :data:`FLOOR_ROW`), ``l1_e3`` (the floor
+        or the method's L1), ``r`` (the r ceiling or the method's r), ``excess_e3``, ``note``
+        (the floor's predictors' own L1, ``poisson`` for a photon-counting detector).
+        """
+        buf = io.StringIO()
+        wr = csv.writer(buf, lineterminator="\n")
+        wr.writerow(["case", "method", "l1_e3", "r", "excess_e3", "note"])
+        for c in self.cases:
+            f = self.floors.get(c)
+            if f is None:
+                continue
+            note = " ".join(f"{k}={v * 1e3:.4f}" for k, v in f.by.items()) + (" poisson" if f.counting else "")
+            wr.writerow([c, FLOOR_ROW, _num(f.l1 * 1e3, 4), _num(f.r, 5), "", note])
+            for m in self.methods:
+                s = self.get(c, m)
+                if s is not None and s.ok:
+                    wr.writerow([c, m, _num(s.l1 * 1e3, 4), _num(s.r, 5), _num(self.excess(c, m) * 1e3, 4), ""])
+        for m in self.methods:
+            ex, n = self.summed_excess(m)
+            l1, r, _, _ = self.mean(m)
+            wr.writerow(["sum", m, _num(l1 * 1e3, 4), _num(r, 5), _num(ex * 1e3, 4), f"{n} cases; l1 and r: the means"])
+        return buf.getvalue()
+
     def to_markdown(self) -> str:
         """The Markdown table: L1 x 1e-3 / Pearson r per case and mean, then seconds per case."""
         return markdown_table(self)
@@ -97,25 +123,17 @@ class BenchResult:
         """Long-format CSV, one row per case and method, plus one ``mean`` row per method."""
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(["case", "method", "l1_e3", "r", "seconds", "iterations", "snapshot", "n_scored", "status",
-                     "excess_e3"])
+        wr.writerow(["case", "method", "l1_e3", "r", "seconds", "iterations", "snapshot", "n_scored", "status"])
         for s in self.scores:
             wr.writerow([s.case, s.method, _num(s.l1 * 1e3, 4), _num(s.r, 5), _num(s.seconds, 3),
                          "" if s.iterations is None else s.iterations, "" if s.snapshot is None else s.snapshot,
-                         s.n_scored, "ok" if s.ok else f"error: {s.error}",
-                         _num(self.excess(s.case, s.method) * 1e3, 4)])
-        for c in self.cases:
-            f = self.floors.get(c)
-            if f is not None:
-                wr.writerow([c, FLOOR_ROW, _num(f.l1 * 1e3, 4), _num(f.r, 5), "", "", "", "",
-                             "floor" + (" (poisson)" if f.counting else ""), ""])
+                         s.n_scored, "ok" if s.ok else f"error: {s.error}"])
         for m in self.methods:
             l1, r, sec, n = self.mean(m)
-            ex, _ = self.summed_excess(m)
             wr.writerow(["mean", m, _num(l1 * 1e3, 4), _num(r, 5), _num(sec, 3), "", "", "",
-                         f"ok ({n}/{len(self.cases)} cases)", _num(ex * 1e3, 4)])
+                         f"ok ({n}/{len(self.cases)} cases)"])
         for name, reason in self.skipped:
-            wr.writerow([name, "", "", "", "", "", "", "", f"skipped: {reason}", ""])
+            wr.writerow([name, "", "", "", "", "", "", "", f"skipped: {reason}"])
         return buf.getvalue()
 
 

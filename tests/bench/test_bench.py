@@ -301,7 +301,9 @@ def test_run_bench_skips_bad_cases_and_writes_everything(tmp_path):
     table = (out / "table.md").read_text()
     assert "| biharmonic |" in table and "case missing skipped" in table
     csv = (out / "results.csv").read_text().splitlines()
-    assert csv[0] == "case,method,l1_e3,r,seconds,iterations,snapshot,n_scored,status,excess_e3"
+    assert csv[0] == "case,method,l1_e3,r,seconds,iterations,snapshot,n_scored,status"
+    floor = (out / "floor.csv").read_text().splitlines()
+    assert floor[0] == "case,method,l1_e3,r,excess_e3,note" and floor[1].startswith("good,floor")
     assert any(line.startswith("mean,telea,") for line in csv)
     assert not list(out.glob(".*"))  # no temporary files left
 

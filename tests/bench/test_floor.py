@@ -74,7 +74,10 @@ def test_excess_is_clipped_at_zero_and_summed_per_method():
     assert "| floor (truth's neighbours) | 20.00 / 0.9900 | 15.00 / 0.9900 (P) |" in table
     assert "| a | 10.00 | 0.00 | 10.00 |" in table
     assert "summed excess" in table
-    assert "excess_e3" in res.to_csv().splitlines()[0]
+    rows = res.floor_csv().splitlines()
+    assert rows[0] == "case,method,l1_e3,r,excess_e3,note"
+    assert "c1,a,30.0000,0.90000,10.0000," in rows
+    assert any(r.startswith("sum,a,20.0000,0.90000,10.0000,2 cases") for r in rows)
 
 
 def test_photon_counting_by_name_or_shape():
