@@ -29,6 +29,12 @@ Methods
 ``azimuthal``
     The DIP's azimuthal model (:func:`dip_heal.polar.azimuthal_model`) as a fill: the ring
     average of the known pixels, about a beam centre or along a PONI's 2theta and chi rings.
+``fold``, ``mirror``
+    Symmetry fills (:func:`dip_heal.priors.symmetry_fill`): a fibre's quadrant fold about the
+    fibre axis found from the measured pixels (MuscleX's quadrant folding: the mean of the
+    measured mirror images about the meridian and the equator), and a GISAXS frame's left-right
+    mirror about the specular plane found the same way; pixels without a measured image get
+    Telea. Not in the benchmark's default set.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ __all__ = [
     "heal_telea",
     "heal_pyfai",
     "heal_azimuthal",
+    "heal_fold",
+    "heal_mirror",
 ]
 
 logger = logging.getLogger(__name__)
@@ -378,3 +386,103 @@ def heal_azimuthal(image: np.ndarray, heal_mask: np.ndarray, *, poni: Any = None
         return azimuthal_model(v, ~heal, c, n_azim=int(n_azim), smooth=float(smooth), geometry=geometry)
 
     return _in_space(image, heal, space, fill)
+
+
+def _center_of(image: np.ndarray, heal: np.ndarray, center: tuple[float, float] | None,
+               offset: tuple[int, int], what: str) -> tuple[float, float]:
+    """``center`` (full-frame pixels) in the image's own pixels, or the beam centre estimated."""
+    if center is not None:
+        return float(center[0]) - offset[1], float(center[1]) - offset[0]
+    from .beam import estimate_center
+
+    c = estimate_center(np.where(heal, 0.0, image), ~heal)
+    logger.info("%s: estimated beam centre x=%.1f y=%.1f", what, c[0] + offset[1], c[1] + offset[0])
+    return float(c[0]), float(c[1])
+
+
+def _heal_symmetry(image: np.ndarray, heal_mask: np.ndarray, kind: str, center: tuple[float, float] | None,
+                   offset: tuple[int, int], info: dict[str, Any] | None) -> np.ndarray:
+    from .priors import symmetry_fill
+
+    image, heal = check_inputs(image, heal_mask)
+    if not heal.any():
+        return image.astype(np.float32)
+    c = _center_of(image, heal, center, offset, kind)
+    y, scale = to_log(image, ~heal)
+    y[heal] = 0.0
+    vals, ok, sym = symmetry_fill(y, ~heal, heal, kind, center=c)
+    if info is not None:
+        info["symmetry"] = {kind: sym}
+    logger.info("%s: score %.2f, %d of %d pixels from a measured image", kind, sym["score"], int(ok.sum()),
+                int(heal.sum()))
+    y[ok] = vals[ok]
+    healed = from_log(y, scale)
+    rest = heal & ~ok
+    if rest.any():  # the pixels no image reaches: Telea from the measured and mirrored ones
+        healed[rest] = np.asarray(heal_telea(healed, rest), dtype=np.float64)[rest]
+    return composite(image, heal, healed)
+
+
+def heal_fold(image: np.ndarray, heal_mask: np.ndarray, *, center: tuple[float, float] | None = None,
+              offset: tuple[int, int] = (0, 0), info: dict[str, Any] | None = None) -> np.ndarray:
+    """A fibre's quadrant fold as a fill: the mean of the measured mirror images about meridian and equator.
+
+    The fibre axis is the one the measured pixels obey best (:func:`dip_heal.priors.fibre_axis`);
+    pixels none of whose three images is measured get Telea. Filled in normalised log intensity.
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    center : (x, y), optional
+        Beam centre in pixels of the full frame; default estimated
+        (:func:`dip_heal.beam.estimate_center`).
+    offset : (row, col)
+        Where ``image`` starts in the full frame (a crop's corner).
+    info : dict, optional
+        Filled with ``symmetry``: ``{"fold": {"score", "angle", "meridian", "equator"}}``.
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+
+    Raises
+    ------
+    DipHealError
+        As :func:`heal_biharmonic`.
+    """
+    return _heal_symmetry(image, heal_mask, "fold", center, offset, info)
+
+
+def heal_mirror(image: np.ndarray, heal_mask: np.ndarray, *, center: tuple[float, float] | None = None,
+                offset: tuple[int, int] = (0, 0), info: dict[str, Any] | None = None) -> np.ndarray:
+    """A GISAXS frame's left-right mirror about the specular plane as a fill.
+
+    The plane is the vertical line the measured pixels obey best near the beam centre
+    (:func:`dip_heal.priors.specular_axis`); pixels whose image is not measured get Telea.
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        Intensities (counts).
+    heal_mask : (M, N) ndarray of bool
+        True = pixel to heal.
+    center : (x, y), optional
+        Beam centre in pixels of the full frame; default estimated.
+    offset : (row, col)
+        Where ``image`` starts in the full frame.
+    info : dict, optional
+        Filled with ``symmetry``: ``{"mirror": {"score", "x"}}``.
+
+    Returns
+    -------
+    healed : (M, N) ndarray of float32
+
+    Raises
+    ------
+    DipHealError
+        As :func:`heal_biharmonic`.
+    """
+    return _heal_symmetry(image, heal_mask, "mirror", center, offset, info)

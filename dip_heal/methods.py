@@ -11,6 +11,9 @@ Methods
 ``biharmonic``, ``ns``, ``telea``, ``pyfai``, ``azimuthal``
     The classical fills of :mod:`dip_heal.fills` (``azimuthal``: the DIP's ring model as a fill; not
     in the benchmark's default set).
+``fold``, ``mirror``
+    The symmetry fills of :mod:`dip_heal.fills`: a fibre's quadrant fold, a GISAXS frame's
+    left-right mirror about its specular plane (not in the default set).
 ``dip``
     :func:`dip_heal.fit` with a preset (default ``default``) or a FitConfig JSON file.
 ``blind``
@@ -31,7 +34,8 @@ import numpy as np
 
 from ._intensity import composite
 from .errors import DipHealError
-from .fills import CLASSICAL, check_inputs, heal_azimuthal, heal_biharmonic, heal_ns, heal_pyfai, heal_telea
+from .fills import (CLASSICAL, check_inputs, heal_azimuthal, heal_biharmonic, heal_fold, heal_mirror, heal_ns,
+                    heal_pyfai, heal_telea)
 
 __all__ = ["METHODS", "METHOD_ARG", "CLASSICAL", "heal_method", "register_method", "method_names", "heal_dip"]
 
@@ -149,6 +153,8 @@ METHODS: dict[str, HealFunc | str] = {
     "telea": heal_telea,
     "pyfai": heal_pyfai,
     "azimuthal": heal_azimuthal,
+    "fold": heal_fold,
+    "mirror": heal_mirror,
     "dip": heal_dip,
     "blind": "dip_heal.blind.bulk:heal_with_model",
 }

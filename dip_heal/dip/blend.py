@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -28,13 +28,20 @@ class Blender:
     The fills are computed twice: with the held-out pixels hidden (to weigh them honestly
     against the network, which never sees those pixels) and with only the holes hidden (what
     goes into the healed frame).
+
+    ``symmetry`` adds mirror fills (issue 19, :func:`dip_heal.priors.symmetry_fill`): ``fold``
+    (a fibre's quadrant fold) and ``mirror`` (GISAXS's specular plane). Each is measured on the
+    pixels the fit sees (not the held-out ones) and offered as a candidate only when its score
+    reaches ``SYMMETRY_THRESHOLD`` (where a pixel has no measured image, the candidate holds
+    Telea's value); :attr:`symmetry` records every score, offered or not. Without it (the
+    default) the blend is the one of the network, the azimuthal fill and Telea.
     """
 
-    names = ("dip", "azimuthal", "telea")
+    names: tuple[str, ...] = ("dip", "azimuthal", "telea")
 
     def __init__(self, image: np.ndarray, y: np.ndarray, known: np.ndarray, heal: np.ndarray,
                  holdout: np.ndarray, center: tuple[float, float], model_settings: tuple[int, float],
-                 scale: float, geometry: Any = None) -> None:
+                 scale: float, geometry: Any = None, symmetry: Sequence[str] = (), seed: int = 0) -> None:
         from ..polar import azimuthal_model
 
         n_azim, smooth = model_settings
@@ -49,8 +56,27 @@ class Blender:
         self.heal = heal
         self.holdout = holdout
         self.y_ho = y[holdout].astype(np.float64)
-        self.fills_ho = np.stack([a_ho[holdout], telea(hide)[holdout]]).astype(np.float64)
-        self.fills_heal = np.stack([a_fin[heal], telea(heal)[heal]]).astype(np.float64)
+        t_ho, t_fin = telea(hide), telea(heal)
+        fills_ho, fills_heal = [a_ho[holdout], t_ho[holdout]], [a_fin[heal], t_fin[heal]]
+        names = list(type(self).names)
+        #: the measured symmetry of every symmetry candidate asked for: score, axis, ``offered``
+        self.symmetry: dict[str, dict[str, Any]] = {}
+        if symmetry:
+            from ..priors import SYMMETRY_THRESHOLD, symmetry_fill
+
+            for kind in symmetry:
+                v_ho, ok_ho, info = symmetry_fill(y, known & ~holdout, hide, kind, center=center, seed=seed)
+                offered = bool(info["score"] >= SYMMETRY_THRESHOLD)
+                self.symmetry[kind] = {**info, "offered": offered}
+                if not offered:
+                    continue
+                v_fin, ok_fin, _ = symmetry_fill(y, known, heal, kind, center=center, seed=seed)
+                fills_ho.append(np.where(ok_ho, v_ho, t_ho)[holdout])
+                fills_heal.append(np.where(ok_fin, v_fin, t_fin)[heal])
+                names.append(kind)
+        self.names = tuple(names)
+        self.fills_ho = np.stack(fills_ho).astype(np.float64)
+        self.fills_heal = np.stack(fills_heal).astype(np.float64)
         self.combos = simplex(1 + len(self.fills_ho))
 
     def __call__(self, out: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
