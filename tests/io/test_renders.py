@@ -281,7 +281,8 @@ def test_render_mask_layers_beamstop_holder_and_no_frame_pixel():
     assert holder[48, 10:60].mean() > 0.9 and not holder[40].any() and not holder[:, 75:].any()
     info = frame.meta["mask_info"]
     assert info["detector"] is None and info["holder_polygon"] is not None
-    assert not build_mask_layers(frame, MaskSpec())["holder"].any()  # the holder only with holder="auto"
+    assert np.array_equal(build_mask_layers(frame, MaskSpec())["holder"], holder)  # on by default (issue 18)
+    assert not build_mask_layers(frame, MaskSpec(holder="none"))["holder"].any()  # --no-holder
 
 
 def test_no_holder_without_a_dark_band():
