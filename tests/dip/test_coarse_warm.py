@@ -109,3 +109,22 @@ def test_pretrained_weights_round_trip(detector_image, tmp_path):
     state = pretrained_state(cfg, 2, root=tmp_path)
     assert state.keys() == first.net_state["net"].keys()
     assert all(torch.equal(state[k], first.net_state["net"][k]) for k in state)
+
+
+def test_shipped_pretrained_start_fits_the_default_network(detector_image):
+    pytest.importorskip("safetensors")
+    import json
+
+    from dip_heal.dip.pretrained import MODELS_DIR, pretrained_dirs
+
+    img, heal = detector_image
+    shipped = pretrained_dirs()
+    assert MODELS_DIR / "dip-init-default" in shipped
+    card = json.loads((MODELS_DIR / "dip-init-default" / "card.json").read_text())
+    assert {"data", "seed", "seconds", "commit", "script"} <= card.keys()
+    cfg = FitConfig.preset("default", init="pretrained", num_iter=2, snapshot_every=1, time_limit=0.0)
+    res = fit(img, heal, cfg)
+    assert res.extra["init"] == "pretrained"
+    assert np.array_equal(res.healed[~heal], img[~heal])
+    random = fit(img, heal, cfg.replace(init="random"))
+    assert not np.array_equal(res.output, random.output)
