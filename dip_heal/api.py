@@ -182,10 +182,7 @@ def heal(
     if poni is not None:
         from .geometry import load_geometry
 
-        if center is not None:
-            raise DipHealError(f"got both center={center} and poni={poni}; expected one (the PONI holds the beam "
-                               "centre); drop center")
-        geometry = load_geometry(poni, frame.shape)
+        geometry = load_geometry(poni, frame.shape, center=center)
         if mask is None:
             from .masks import MaskSpec
 

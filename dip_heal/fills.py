@@ -374,13 +374,8 @@ def heal_azimuthal(image: np.ndarray, heal_mask: np.ndarray, *, poni: Any = None
 
         geometry = load_geometry(poni, image.shape, offset, crop=True)
         c = None
-    elif center is None:
-        from .beam import estimate_center
-
-        c = estimate_center(np.where(heal, 0.0, image), ~heal)
-        logger.info("azimuthal: estimated beam centre x=%.1f y=%.1f", c[0] + offset[1], c[1] + offset[0])
     else:
-        c = (float(center[0]) - offset[1], float(center[1]) - offset[0])
+        c = _center_of(image, heal, center, offset, "azimuthal")
 
     def fill(v: np.ndarray) -> np.ndarray:
         return azimuthal_model(v, ~heal, c, n_azim=int(n_azim), smooth=float(smooth), geometry=geometry)

@@ -277,7 +277,8 @@ class Geometry:
 
 
 def load_geometry(poni: "str | os.PathLike | Geometry | None", shape: tuple[int, int] | None = None,
-                  offset: tuple[int, int] = (0, 0), *, crop: bool = False) -> Geometry | None:
+                  offset: tuple[int, int] = (0, 0), *, crop: bool = False,
+                  center: tuple[float, float] | None = None) -> Geometry | None:
     """A :class:`Geometry` from a PONI path (or one given), checked against ``shape`` when given.
 
     Parameters
@@ -290,6 +291,8 @@ def load_geometry(poni: "str | os.PathLike | Geometry | None", shape: tuple[int,
         The frame's corner in the calibrated detector (a crop).
     crop : bool
         The frame is a crop of the calibrated detector (see :meth:`Geometry.for_frame`).
+    center : (x, y), optional
+        A beam centre the caller was also given: refused together with a PONI, which holds one.
 
     Returns
     -------
@@ -298,10 +301,13 @@ def load_geometry(poni: "str | os.PathLike | Geometry | None", shape: tuple[int,
     Raises
     ------
     DipHealError
-        A missing or garbled PONI, or one for a detector of another shape.
+        A missing or garbled PONI, one for a detector of another shape, or a PONI with a centre.
     """
     if poni is None:
         return None
+    if center is not None:
+        raise DipHealError(f"got both a beam centre {tuple(center)} (--center) and a PONI {poni} (--poni); expected "
+                           "one (the PONI holds the beam centre); drop the centre")
     geo = poni if isinstance(poni, Geometry) else Geometry.from_poni(poni)
     if shape is not None and geo.shape == tuple(shape) and tuple(offset) == (0, 0):
         return geo  # already checked for this frame (a crop keeps its offset)

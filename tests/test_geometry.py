@@ -180,3 +180,10 @@ def test_heal_with_a_poni_masks_and_fits_at_its_centre(tmp_path):
     assert np.array_equal(out.raw[img >= 0], img[img >= 0])
     with pytest.raises(DipHealError, match="expected one"):
         dip_heal.heal(img, config=cfg, poni=path, center=(3.0, 3.0))
+
+
+def test_a_poni_and_a_centre_together_are_refused(tmp_path):
+    path, _ = _write_poni(tmp_path, center=(20.0, 25.0))
+    with pytest.raises(DipHealError, match="the PONI holds the beam centre"):
+        load_geometry(path, None, center=(3.0, 4.0))
+    assert load_geometry(None, None, center=(3.0, 4.0)) is None  # no PONI: the centre is the caller's

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from ..config import FitConfig
-from ..errors import DipHealError
 from ..frame import Frame, atomic_path, composite_native
 from ..outputs import begin_dir, check_not_input, commit_dir, discard_dir, shown
 from . import layout
@@ -173,14 +172,9 @@ def fit_to_run(
     out = Path(out)
     frame, heal = load_frame_and_mask(image_path, mask_path, mask_convention=mask_convention)
     check_heal(heal, image_path, mask_path)
-    geometry = None
-    if poni is not None:
-        from ..geometry import load_geometry
+    from ..geometry import load_geometry
 
-        if center is not None:
-            raise DipHealError(f"both --center and --poni {poni} given; expected one (the PONI holds the beam "
-                               "centre); drop --center")
-        geometry = load_geometry(poni, frame.shape)
+    geometry = load_geometry(poni, frame.shape, center=center)
     # refuse to write over or delete an input before any work is done
     healed_final = output_path_like(frame, out, layout.HEALED_STEM)
     check_not_input(healed_final, [image_path, mask_path])
