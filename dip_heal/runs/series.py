@@ -246,21 +246,22 @@ def fit_series(
     fitted = skipped = fallbacks = 0
     prev_val: float | None = None
     prev_weights: Path | None = None
+    prev_state: dict[str, Any] | None = None  # the previous frame's state, when fitted in this run
     for index, frame in enumerate(_progress(frames, progress)):
         folder = run / FRAMES / _frame_dir(index, frame)
         if (folder / MARKER).is_file() and (folder / NET_WEIGHTS).is_file():
             row = _row_of(folder, index, frame)
             rows.append(row)
             skipped += 1
-            prev_val, prev_weights = row["val_l1"], folder / NET_WEIGHTS
+            prev_val, prev_weights, prev_state = row["val_l1"], folder / NET_WEIGHTS, None
             logger.info("frame %d (%s) was healed before: skipped", index, frame)
             continue
-        summary, start, note = _fit_frame(frame, folder, config, policy, prev_weights, prev_val, mask_path,
+        summary, start, note = _fit_frame(frame, folder, config, policy, prev_weights, prev_state, prev_val, mask_path,
                                           mask_convention, device, center)
         fallbacks += start == "random (fallback)"
         fitted += 1
         rows.append(_row_of(folder, index, frame))
-        prev_val, prev_weights = summary.val_l1, folder / NET_WEIGHTS
+        prev_val, prev_weights, prev_state = summary.val_l1, folder / NET_WEIGHTS, summary.net_state
         _write_table(run, rows)
         logger.info("frame %d (%s): %s start, %s iterations, %.1f s%s", index, frame, start, summary.iterations_run,
                     summary.seconds, f" ({note})" if note else "")
@@ -278,6 +279,7 @@ def _progress(frames: Sequence[Path], progress: bool) -> Iterable[Path]:
 
 
 def _fit_frame(frame: Path, folder: Path, config: FitConfig, policy: SeriesPolicy, prev_weights: Path | None,
+               prev_state: dict[str, Any] | None,
                prev_val: float | None, mask_path: Any, mask_convention: str | None, device: str | None,
                center: Any) -> tuple[RunSummary, str, str]:
     """One frame: warm from the previous weights (falling back to a full fit), or a full fit.
@@ -300,7 +302,8 @@ def _fit_frame(frame: Path, folder: Path, config: FitConfig, policy: SeriesPolic
         warm = policy.warm_config(config)
         series = {"start": "warm", "from": prev_weights.parent.name, "prev_val_l1": prev_val}
         try:
-            summary = fit_to_run(frame, folder, warm, init_state=_load_state(prev_weights),
+            init = prev_state if prev_state is not None else _load_state(prev_weights)  # a rerun reads the file
+            summary = fit_to_run(frame, folder, warm, init_state=init,
                                  record={"series": series}, stop_if=diverged, **common)
             return summary, "warm", note
         except _Diverged as exc:
