@@ -85,6 +85,12 @@ class _LazyGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             raise click.ClickException(_one_line(exc)) from None
+        except Exception as exc:  # a bug of ours: still one line, the traceback with --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise click.ClickException(
+                f"internal error ({type(exc).__name__}: {_one_line(exc)}); expected none: this is a bug in "
+                "dip-heal; rerun with --debug and report the traceback") from None
 
 
 def _one_line(exc: BaseException) -> str:

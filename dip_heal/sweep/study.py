@@ -47,11 +47,28 @@ def make_pruner(spec: SweepSpec, num_iter: int) -> "optuna.pruners.BasePruner":
                                                   reduction_factor=int(p["reduction_factor"]))
 
 
+def _queued_grid_sampler(search_space: dict[str, list[Any]], seed: int) -> "optuna.samplers.GridSampler":
+    import optuna
+
+    class QueuedGridSampler(optuna.samplers.GridSampler):
+        """Optuna's grid sampler for a grid whose every point the driver queues itself.
+
+        Queued trials carry fixed parameters and no ``grid_id``, so GridSampler's own stopping
+        rule (``after_trial``) cannot count them: on a one-point grid it looked up the missing
+        ``grid_id`` and failed. The driver decides when the grid is done, so the rule is off.
+        """
+
+        def after_trial(self, study, trial, state, values) -> None:  # noqa: D102
+            return None
+
+    return QueuedGridSampler(search_space, seed=seed)
+
+
 def _make_sampler(spec: SweepSpec, n_existing: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
     if spec.sampler == "grid":
-        return optuna.samplers.GridSampler(spec.search_space(), seed=spec.seed)
+        return _queued_grid_sampler(spec.search_space(), seed=spec.seed)
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=spec.seed)
     with warnings.catch_warnings():

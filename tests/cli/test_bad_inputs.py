@@ -735,6 +735,8 @@ def run_case(case: Case, d: Path, ctx: Context) -> Outcome:
             out.problems.append(f"exit {res.exit_code}, expected {case.exit}")
         if "Traceback" in res.output:
             out.problems.append("a traceback in the output")
+        if "internal error (" in res.output:
+            out.problems.append("an internal error (a bug caught by the CLI's last resort)")
         lines = message_lines(case, res.output)
         out.message = " \u23ce ".join(lines)
         if res.exit_code == 0:

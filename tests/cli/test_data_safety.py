@@ -159,6 +159,21 @@ def test_memory_error_is_one_line_and_debug_after_the_subcommand_shows_it(tmp_pa
     assert isinstance(res.exception, MemoryError)  # --debug after the subcommand: the real error
 
 
+def test_a_bug_is_one_line_naming_itself_and_debug_shows_it(tmp_path, frame, monkeypatch):
+    p, cfg = frame
+    import dip_heal.runs
+
+    def bug(*a, **k):
+        raise KeyError("grid_id")
+
+    monkeypatch.setattr(dip_heal.runs, "fit_to_run", bug)
+    res = _fit([str(p), "--config", str(cfg), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert "internal error (KeyError: 'grid_id')" in res.output and "--debug" in res.output
+    res = _fit([str(p), "--config", str(cfg), "--out", str(tmp_path / "r"), "--debug"])
+    assert isinstance(res.exception, KeyError)
+
+
 def test_verbose_after_the_subcommand(tmp_path, frame):
     p, cfg = frame
     res = _fit([str(p), "--config", str(cfg), "--out", str(tmp_path / "r"), "-q", "-q", "-q"])

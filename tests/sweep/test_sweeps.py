@@ -232,6 +232,17 @@ def test_grid_runs_each_point_once_and_reproduces_with_its_seed(tiny, tmp_path):
     assert len(trials_of(run)) == 4 and again_summary.n_complete == 4
 
 
+@pytest.mark.parametrize("prune", [False, True])
+def test_a_one_point_grid_runs_its_point(tmp_path, prune):
+    """Optuna's GridSampler stops a study by grid ids that queued trials never carry (a one-point grid failed)."""
+    frame, _ = write_frame(tmp_path / "frame.npy")
+    sweep = tmp_path / "one.toml"
+    sweep.write_text(TINY_GRID.format(num_iter=6, every=3, lrs="[1e-2]", extra="").replace("[0.0, 0.03]", "[0.0]"))
+    summary = run_sweep(frame, tmp_path / "run", sweep_file=sweep, prune=prune)
+    assert summary.n_points == summary.n_complete == 1
+    assert_each_point_once(trials_of(tmp_path / "run"), 1)
+
+
 @pytest.mark.slow
 def test_shipped_forty_point_grid_runs_forty_distinct_settings(tmp_path):
     frame, _ = write_frame(tmp_path / "frame.npy")
