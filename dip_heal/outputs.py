@@ -25,7 +25,7 @@ from typing import Iterable
 from .errors import DipHealError
 
 __all__ = ["MARKER", "check_not_input", "begin_dir", "commit_dir", "discard_dir", "input_files",
-           "is_dip_heal_dir", "mark_dir", "shown"]
+           "is_dip_heal_dir", "mark_dir", "mark_written", "shown"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,3 +193,20 @@ def mark_dir(path: str | os.PathLike, *, command: str = "", entries: Iterable[st
     tmp = path / f".{MARKER}.tmp"
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, path / MARKER)
+
+
+def mark_written(run_dir: str | os.PathLike, written: Iterable[str | os.PathLike]) -> None:
+    """Add what a later command wrote straight into a dip-heal folder (a sheet, a page, picks) to its marker.
+
+    So the folder still holds only what dip-heal wrote, and ``--force`` may replace it. Paths
+    outside ``run_dir`` and folders dip-heal did not make are left alone.
+    """
+    run_dir = Path(run_dir)
+    names = [Path(p).name for p in written if Path(p).resolve().parent == run_dir.resolve()]
+    if not names or not is_dip_heal_dir(run_dir):
+        return
+    try:
+        command = json.loads((run_dir / MARKER).read_text()).get("command", "")
+    except (OSError, ValueError, AttributeError):
+        command = ""
+    mark_dir(run_dir, command=command, entries=names)

@@ -45,7 +45,7 @@ from . import layout
 from .sweep_run import SweepRun, TrialInfo, open_run
 
 __all__ = ["PageData", "page_data", "render_page", "write_page", "frame_script", "snapshot_script",
-           "thumbnail_png", "data_key", "files_dir", "record_in_run", "INLINE_LIMIT"]
+           "thumbnail_png", "data_key", "files_dir", "INLINE_LIMIT"]
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def write_page(
         ``out`` not an ``.html`` path, or one of the sweep's inputs; not a sweep; no snapshots.
     """
     from ..frame import atomic_path
-    from ..outputs import begin_dir, check_not_input, commit_dir, discard_dir
+    from ..outputs import begin_dir, check_not_input, commit_dir, discard_dir, mark_written
 
     data = page_data(run_dir, storage=storage)
     run = data.run
@@ -352,26 +352,10 @@ def write_page(
         html = render_page(data, mode="file", thumbs=thumbs, inline=scripts)
     with atomic_path(out_path) as tmp_html:
         tmp_html.write_text(html, encoding="utf-8")
-    record_in_run(run.run_dir, [out_path] + ([folder] if external else []))
+    mark_written(run.run_dir, [out_path] + ([folder] if external else []))
     logger.info("wrote the picking page %s (%d trials, %d snapshots%s)", out_path, len(data.trials), len(keys),
                 f"; data in {folder}" if external else "; self-contained")
     return out_path
-
-
-def record_in_run(run_dir: Path, written: list[Path]) -> None:
-    """Add the files written straight into a sweep's run folder to its dip-heal marker, so that the
-    folder still holds only what dip-heal wrote (``--force`` may replace it)."""
-    from ..outputs import MARKER, is_dip_heal_dir, mark_dir
-
-    run_dir = Path(run_dir)
-    names = [p.name for p in written if p.resolve().parent == run_dir.resolve()]
-    if not names or not is_dip_heal_dir(run_dir):
-        return
-    try:
-        command = json.loads((run_dir / MARKER).read_text()).get("command", "")
-    except (OSError, ValueError, AttributeError):
-        command = ""
-    mark_dir(run_dir, command=command, entries=names)
 
 
 def _progress(items: list, what: str) -> Any:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DipHealError
 from ..frame import Frame
+from ..outputs import mark_written
 from . import layout
 from .record import write_json
 from .sweep_run import SweepRun, TrialInfo, open_run
@@ -116,6 +117,7 @@ def pick(
     paths = _write_pick(run, frame, healed, out, layout.pick_stem(info.number, it, len(averaged)))
     how = "median of trials" if averaged else "best" if best else "chosen"
     _record_pick(run, info, it, snap["val_l1"], how, averaged, paths)
+    mark_written(run.run_dir, [run.run_dir / layout.PICKS_JSON, out])
     logger.info("picked %s -> %s", f"the median of {len(averaged)} trials" if averaged
                 else f"trial {info.number} iteration {it}", paths[0])
     return PickResult(trial=info.number, iteration=it, val_l1=float(snap["val_l1"]), healed_path=paths[0],

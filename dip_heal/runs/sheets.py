@@ -66,7 +66,7 @@ def write_sheet(
     """
     from ..frame import atomic_path
     from ..sheet import contact_sheet, crop, pages, parse_zoom, reduce_for_display, reduce_mask
-    from .page import record_in_run
+    from ..outputs import mark_written
 
     run = open_run(run_dir, storage=storage)
     trials = [t for t in run.trials(("COMPLETE", "PRUNED")) if t.snapshots]
@@ -107,7 +107,7 @@ def write_sheet(
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=100)
         written.append(path)
-    record_in_run(run.run_dir, written)
+    mark_written(run.run_dir, written)
     logger.info("wrote %d sheet page(s): %s", len(written), ", ".join(map(str, written)))
     return written
 

@@ -117,3 +117,15 @@ def test_rerun_trial_reproduces_its_snapshots(run):
     result = rerun_trial(run, 1)
     for snap in result.snapshots:
         np.testing.assert_array_equal(snap.healed, sw.load(t, snap.iteration))
+
+
+def test_pick_records_what_it_wrote_in_the_run_folder_marker(tmp_path):
+    """picks.json and picked/ are dip-heal's: --force may replace the folder, it does not call them foreign."""
+    from dip_heal.outputs import MARKER, begin_dir, discard_dir
+    from dip_heal.pick import pick
+
+    run = tiny_sweep_run(tmp_path, seed=4, band=(slice(None), slice(20, 22)), snapshot_every=3)
+    pick(run, best=True)  # default: RUN/picked
+    entries = json.loads((run / MARKER).read_text())["entries"]
+    assert {"picks.json", "picked", "sweep.json"} <= set(entries)
+    discard_dir(begin_dir(run, force=True))  # refused with "holds files dip-heal did not write" before
