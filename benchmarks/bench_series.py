@@ -19,7 +19,8 @@ each run folder holds.
 Usage::
 
     python benchmarks/bench_series.py [--cases generated,pilatus1m] [--frames 8] [--shape 256]
-        [--preset default] [--set key=value ...] [--threads N] [--out DIR]
+        [--preset default] [--set key=value ...] [--policy key=value ...] [--threads N] [--out DIR]
+        [--reuse-independent]
 """
 
 from __future__ import annotations
@@ -102,27 +103,47 @@ def healed_of(folder: Path) -> np.ndarray:
     return np.load(next(folder.glob("healed.npy"))).astype(np.float32)
 
 
-def run_case(case: dict, cfg, out: Path) -> list[tuple]:
-    from dip_heal.runs import fit_to_run
-    from dip_heal.runs.series import fit_series
+def independent_fits(case: dict, cfg, out: Path, reuse: bool) -> tuple[list[tuple], float]:
+    """Every frame fitted on its own: (seconds, L1, r, iterations) per frame, and the total seconds.
 
+    With ``reuse``, the figures an earlier run of the same configuration kept in ``out`` (its
+    ``NAME_independent.json``): for trying series policies against one set of independent fits.
+    The acceptance figures come from runs without it.
+    """
+    from dip_heal.runs import fit_to_run
+
+    record = out / f"{case['name']}_independent.json"
+    if reuse and record.exists():
+        kept = json.loads(record.read_text())
+        if kept["config"] == json.loads(json.dumps(cfg.to_dict())) and len(kept["frames"]) == len(case["frames"]):
+            print(f"  {case['name']}: independent fits reused from {record} (an earlier run, same configuration)")
+            return [tuple(f) for f in kept["frames"]], kept["seconds"]
     indep = []
     t_all = time.perf_counter()
     for k, p in enumerate(case["frames"]):
         t0 = time.perf_counter()
-        s = fit_to_run(p, out / f"{case['name']}_indep_{k:02d}", cfg, mask_path=case["mask"])
+        s = fit_to_run(p, out / f"{case['name']}_indep_{k:02d}", cfg, mask_path=case["mask"], force=True)
         sec = time.perf_counter() - t0
         l1, r = score(healed_of(s.run_dir), case["truths"][k], case["known"], case["scored"])
         indep.append((sec, l1, r, s.iterations_run))
         print(f"  {case['name']} independent {k}: {sec:.1f} s, L1 {l1 * 1e3:.2f}e-3, r {r:.4f}, "
               f"{s.iterations_run} it", flush=True)
     t_indep = time.perf_counter() - t_all
+    record.write_text(json.dumps({"config": cfg.to_dict(), "frames": indep, "seconds": t_indep}) + "\n")
+    return indep, t_indep
+
+
+def run_case(case: dict, cfg, out: Path, policy=None, reuse: bool = False) -> list[tuple]:
+    from dip_heal.runs.series import fit_series
+
+    indep, t_indep = independent_fits(case, cfg, out, reuse)
     t0 = time.perf_counter()
-    ser = fit_series(case["frames"], out / f"{case['name']}_series", cfg, mask_path=case["mask"])
+    where = out / f"{case['name']}_series"
+    ser = fit_series(case["frames"], where, cfg, mask_path=case["mask"], policy=policy, force=where.exists())
     t_series = time.perf_counter() - t0
     rows = []
     for k, row in enumerate(ser.rows):
-        folder = out / f"{case['name']}_series" / "frames" / f"{k:04d}_{case['frames'][k].stem}"
+        folder = where / "frames" / f"{k:04d}_{case['frames'][k].stem}"
         l1, r = score(healed_of(folder), case["truths"][k], case["known"], case["scored"])
         si, li, ri, iti = indep[k]
         rows.append((case["name"], k, si, li, ri, iti, row["seconds"], l1, r, row["iterations"], row["start"]))
@@ -146,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shape", type=int, default=256)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--set", nargs="*", default=[], help="FitConfig overrides key=value (JSON values)")
+    ap.add_argument("--policy", nargs="*", default=[], help="SeriesPolicy fields key=value (JSON values)")
+    ap.add_argument("--reuse-independent", action="store_true",
+                    help="take the independent fits an earlier run kept in --out (same configuration)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None, help="keep the run folders here")
     args = ap.parse_args(argv)
@@ -158,10 +182,13 @@ def main(argv: list[str] | None = None) -> int:
             changes[k] = json.loads(v)
         except json.JSONDecodeError:
             changes[k] = v
+    from dip_heal.runs.series import SeriesPolicy
+
     cfg = FitConfig.preset(args.preset, **changes)
+    policy = SeriesPolicy(**{k: json.loads(v) for k, _, v in (p.partition("=") for p in args.policy)})
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_series."))
     out.mkdir(parents=True, exist_ok=True)
-    print(f"preset {args.preset} {changes or ''}; torch threads {torch.get_num_threads()}; folders in {out}")
+    print(f"preset {args.preset} {changes or ''}; {policy}; torch threads {torch.get_num_threads()}; folders in {out}")
     cases = []
     if "generated" in args.cases:
         cases.append(generated_case(args.frames, args.shape, out))
@@ -173,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             cases.append(c)
     rows = []
     for case in cases:
-        rows += run_case(case, cfg, out)
+        rows += run_case(case, cfg, out, policy, args.reuse_independent)
     print()
     print("| case | frame | independent (s) | independent L1 (x1e-3) / r | it | series (s) | series L1 (x1e-3) / r "
           "| L1 ratio | it | start |")

@@ -74,6 +74,11 @@ class DipModel:
         """Start from another fit's state (a warm start): ``{"net": weights, "adam": optimiser state}``
         as :meth:`state` returns it, or bare network weights (a pretrained start; Adam starts afresh).
 
+        With a key ``"shrink": lam`` (0 < lam < 1) the floating-point weights start at
+        ``lam * warm + (1 - lam) * random``, the random ones this fit's own seeded start ("shrink
+        and perturb", Ash & Adams 2020): a warm start keeps what the previous frame taught, and
+        loses part of its fit to that frame's noise.
+
         Carrying Adam's moments matters: a fresh Adam's first steps move every weight by about
         the learning rate, which throws a converged network far off before it settles again.
 
@@ -85,6 +90,12 @@ class DipModel:
         from ..errors import DipHealError
 
         weights = state.get("net", state) if isinstance(state, dict) else state
+        shrink = float(state.get("shrink", 1.0)) if isinstance(state, dict) and "net" in state else 1.0
+        if shrink != 1.0:  # shrink and perturb: toward this fit's own random start
+            fresh = self.net.state_dict()
+            weights = {k: (shrink * v.to(fresh[k].dtype) + (1.0 - shrink) * fresh[k].cpu())
+                       if k in fresh and v.is_floating_point() and v.shape == fresh[k].shape else v
+                       for k, v in weights.items()}
         try:
             self.net.load_state_dict(weights)
             if isinstance(state, dict) and "adam" in state:

@@ -64,11 +64,21 @@ class SeriesPolicy:
     fallback_ratio : float
         A warm frame whose held-out L1 at a snapshot exceeds this times the previous frame's is
         refitted in full from the configuration's own start.
+    warm_tol : float
+        A warm frame also stops when its lowest held-out L1 has improved by less than this
+        fraction over its last ``warm_patience`` snapshots (a plateau: the fit's own patience
+        counts snapshots within its tolerance as good ones and would run the whole budget);
+        0 turns the rule off.
+    warm_shrink : float
+        A warm frame starts at ``warm_shrink`` x the previous weights + (1 - ``warm_shrink``) x
+        its own random start (shrink and perturb); 1 starts from the previous weights as they are.
     """
 
     warm_fraction: float = 0.25
     warm_patience: int = 3
     fallback_ratio: float = 1.5
+    warm_tol: float = 0.0
+    warm_shrink: float = 1.0
 
     def __post_init__(self) -> None:
         if not (0 < self.warm_fraction <= 1):
@@ -77,6 +87,18 @@ class SeriesPolicy:
             raise DipHealError(f"warm_patience = {self.warm_patience!r}; expected an integer >= 1")
         if not self.fallback_ratio > 1:
             raise DipHealError(f"fallback_ratio = {self.fallback_ratio!r}; expected a number > 1")
+        if not (0 <= self.warm_tol < 1):
+            raise DipHealError(f"warm_tol = {self.warm_tol!r}; expected a fraction in [0, 1)")
+        if not (0 < self.warm_shrink <= 1):
+            raise DipHealError(f"warm_shrink = {self.warm_shrink!r}; expected a fraction in (0, 1]")
+
+    def plateaued(self, vals: Sequence[float]) -> bool:
+        """True when the lowest of ``vals`` (held-out L1 per snapshot) fell by less than ``warm_tol``
+        over the last ``warm_patience`` snapshots."""
+        p = self.warm_patience
+        if not self.warm_tol or len(vals) <= p:
+            return False
+        return min(vals[-p:]) > (1.0 - self.warm_tol) * min(vals[:-p])
 
     def warm_config(self, config: FitConfig) -> FitConfig:
         """The configuration of a warm frame: the short budget, the shorter patience, no coarse stage."""
@@ -292,17 +314,23 @@ def _fit_frame(frame: Path, folder: Path, config: FitConfig, policy: SeriesPolic
     note = ""
     if prev_weights is not None:
         limit = None if prev_val is None else policy.fallback_ratio * prev_val
+        vals: list[float] = []
 
-        def diverged(snap: Any, state: dict[str, Any]) -> None:
-            if limit is not None and snap.val_l1 is not None and state.get("iteration", 0) > 0 \
-                    and snap.val_l1 > limit:
+        def diverged(snap: Any, state: dict[str, Any]) -> bool:
+            if snap.val_l1 is None:
+                return False
+            if limit is not None and state.get("iteration", 0) > 0 and snap.val_l1 > limit:
                 raise _Diverged(f"held-out L1 {snap.val_l1:.4g} at iteration {state['iteration']} > "
                                 f"{policy.fallback_ratio:g} x the previous frame's {prev_val:.4g}")
+            vals.append(float(snap.val_l1))
+            return policy.plateaued(vals)
 
         warm = policy.warm_config(config)
         series = {"start": "warm", "from": prev_weights.parent.name, "prev_val_l1": prev_val}
         try:
             init = prev_state if prev_state is not None else _load_state(prev_weights)  # a rerun reads the file
+            if policy.warm_shrink != 1.0:
+                init = {**init, "shrink": policy.warm_shrink}
             summary = fit_to_run(frame, folder, warm, init_state=init,
                                  record={"series": series}, stop_if=diverged, **common)
             return summary, "warm", note

@@ -121,3 +121,45 @@ def test_expand_frames_errors(tmp_path):
     (tmp_path / "a.npy").write_bytes(b"")
     with pytest.raises(DipHealError, match="twice"):
         expand_frames([tmp_path / "a.npy", str(tmp_path / "a.npy")])
+
+
+def test_plateau_rule_and_policy_checks():
+    p = SeriesPolicy(warm_patience=2, warm_tol=0.05)
+    assert not p.plateaued([1.0, 0.9])  # too few snapshots
+    assert not p.plateaued([1.0, 0.9, 0.8, 0.7])  # still falling by more than 5 %
+    assert p.plateaued([1.0, 0.8, 0.79, 0.81])  # 0.79 is less than 5 % below 0.8
+    assert not SeriesPolicy(warm_patience=2).plateaued([1.0, 1.0, 1.0, 1.0])  # warm_tol 0: off
+    for bad in ({"warm_tol": 1.0}, {"warm_tol": -0.1}, {"warm_shrink": 0.0}, {"warm_shrink": 1.5}):
+        with pytest.raises(DipHealError, match=next(iter(bad))):
+            SeriesPolicy(**bad)
+
+
+def test_warm_frames_stop_on_a_plateau_and_shrink_toward_their_random_start(frames, tmp_path):
+    paths, mask = frames
+    # the warm budget: 16 iterations, 4 snapshots; val_tol 0.99: the fit's own patience never stops one
+    cfg = CFG.replace(num_iter=64, val_tol=0.99)
+    long = fit_series(paths[:3], tmp_path / "A", cfg, mask_path=mask, policy=SeriesPolicy(warm_patience=1))
+    short = fit_series(paths[:3], tmp_path / "B", cfg, mask_path=mask,
+                       policy=SeriesPolicy(warm_patience=1, warm_tol=0.5))  # any gain under 50 %: a plateau
+    assert [r["iterations"] for r in long.rows[1:]] == [16, 16]
+    assert all(r["iterations"] < 16 for r in short.rows[1:])
+    rec = json.loads((tmp_path / "B" / "series.json").read_text())
+    assert rec["policy"]["warm_tol"] == 0.5
+
+
+def test_shrink_starts_between_the_warm_weights_and_the_fits_own_random_start():
+    from dip_heal import fit
+    from dip_heal.synthetic import synthetic_frame
+
+    f = synthetic_frame((32, 32), detector=None, seed=1)
+    image = np.where(f.heal, np.nan, f.counts).astype(np.float32)
+    cfg = CFG.replace(num_iter=4, reg_noise_std=0.0)
+    warm = fit(image, f.heal, cfg).net_state["net"]
+    still = cfg.replace(lr=1e-12)  # Adam moves each weight by about 1e-12 a step: the start comes back
+    rand = fit(image, f.heal, still).net_state["net"]
+    half = fit(image, f.heal, still, init_state={"net": warm, "shrink": 0.5}).net_state["net"]
+    same = fit(image, f.heal, still, init_state={"net": warm}).net_state["net"]
+    k = next(k for k, v in warm.items() if v.ndim == 4)  # a convolution's weights
+    assert not np.allclose(warm[k].numpy(), rand[k].numpy())
+    np.testing.assert_allclose(half[k].numpy(), 0.5 * warm[k].numpy() + 0.5 * rand[k].numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(same[k].numpy(), warm[k].numpy(), rtol=1e-6, atol=1e-9)
