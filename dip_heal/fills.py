@@ -246,7 +246,9 @@ def _pyfai_integrator(shape: tuple[int, int], *, poni: str | Path | None, center
         )
     det = Detector(pixel1=pixel_size, pixel2=pixel_size, max_shape=shape)
     ai = AzimuthalIntegrator(detector=det)
-    ai.setFit2D(distance * 1000.0, cx - offset[1], cy - offset[0])
+    # pyFAI's Fit2D centre counts from the detector's corner, ours from the first pixel's centre
+    # (dip_heal.geometry: centre = Fit2D centre - 0.5)
+    ai.setFit2D(distance * 1000.0, cx - offset[1] + 0.5, cy - offset[0] + 0.5)
     ai.wavelength = 1e-10
     return ai
 

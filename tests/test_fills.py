@@ -77,7 +77,9 @@ def test_pyfai_poni_with_crop_offset_matches_centre(tmp_path):
 
     # calibration of a 100 x 100 detector; the image is its crop starting at (10, 20)
     ai = AzimuthalIntegrator(detector=Detector(pixel1=172e-6, pixel2=172e-6, max_shape=(100, 100)))
-    ai.setFit2D(1000.0, 53.0, 40.5)
+    # pyFAI counts from the corner: pixel centre (53.2, 40.6), near the rings' (53, 40.5) and off the
+    # pixel grid's symmetry lines (pixels exactly on a bin edge may fall either side in two integrators)
+    ai.setFit2D(1000.0, 53.7, 41.1)
     ai.wavelength = 1e-10
     poni = tmp_path / "geo.poni"
     ai.save(str(poni))
@@ -85,8 +87,12 @@ def test_pyfai_poni_with_crop_offset_matches_centre(tmp_path):
     heal = cross_gap()
     image = np.where(heal, 0, truth)
     a = heal_pyfai(image, heal, poni=poni, offset=(10, 20))
-    b = heal_pyfai(image, heal, center=(53.0, 40.5), offset=(10, 20))
+    b = heal_pyfai(image, heal, center=(53.2, 40.6), offset=(10, 20))
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    # the same centre as dip_heal.geometry reads from the PONI
+    from dip_heal.geometry import load_geometry
+
+    assert load_geometry(poni, (100, 100)).center == pytest.approx((53.2, 40.6))
 
 
 def test_biharmonic_never_rescales_integers():
