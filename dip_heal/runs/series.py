@@ -68,7 +68,8 @@ class SeriesPolicy:
         A warm frame also stops when its lowest held-out L1 has improved by less than this
         fraction over its last ``warm_patience`` snapshots (a plateau: the fit's own patience
         counts snapshots within its tolerance as good ones and would run the whole budget);
-        0 turns the rule off.
+        0 turns the rule off. The default, 1 %, is the one ``benchmarks/bench_series.py``
+        measured (benchmarks/README.md, "Series").
     warm_shrink : float
         A warm frame starts at ``warm_shrink`` x the previous weights + (1 - ``warm_shrink``) x
         its own random start (shrink and perturb); 1 starts from the previous weights as they are.
@@ -77,7 +78,7 @@ class SeriesPolicy:
     warm_fraction: float = 0.25
     warm_patience: int = 3
     fallback_ratio: float = 1.5
-    warm_tol: float = 0.0
+    warm_tol: float = 0.01
     warm_shrink: float = 1.0
 
     def __post_init__(self) -> None:

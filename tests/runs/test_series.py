@@ -128,7 +128,8 @@ def test_plateau_rule_and_policy_checks():
     assert not p.plateaued([1.0, 0.9])  # too few snapshots
     assert not p.plateaued([1.0, 0.9, 0.8, 0.7])  # still falling by more than 5 %
     assert p.plateaued([1.0, 0.8, 0.79, 0.81])  # 0.79 is less than 5 % below 0.8
-    assert not SeriesPolicy(warm_patience=2).plateaued([1.0, 1.0, 1.0, 1.0])  # warm_tol 0: off
+    assert not SeriesPolicy(warm_patience=2, warm_tol=0.0).plateaued([1.0, 1.0, 1.0, 1.0])  # warm_tol 0: off
+    assert SeriesPolicy(warm_patience=2).plateaued([1.0, 1.0, 1.0, 1.0])  # the default, 1 %: a plateau
     for bad in ({"warm_tol": 1.0}, {"warm_tol": -0.1}, {"warm_shrink": 0.0}, {"warm_shrink": 1.5}):
         with pytest.raises(DipHealError, match=next(iter(bad))):
             SeriesPolicy(**bad)
@@ -138,7 +139,8 @@ def test_warm_frames_stop_on_a_plateau_and_shrink_toward_their_random_start(fram
     paths, mask = frames
     # the warm budget: 16 iterations, 4 snapshots; val_tol 0.99: the fit's own patience never stops one
     cfg = CFG.replace(num_iter=64, val_tol=0.99)
-    long = fit_series(paths[:3], tmp_path / "A", cfg, mask_path=mask, policy=SeriesPolicy(warm_patience=1))
+    long = fit_series(paths[:3], tmp_path / "A", cfg, mask_path=mask,
+                      policy=SeriesPolicy(warm_patience=1, warm_tol=0.0))  # the plateau rule off
     short = fit_series(paths[:3], tmp_path / "B", cfg, mask_path=mask,
                        policy=SeriesPolicy(warm_patience=1, warm_tol=0.5))  # any gain under 50 %: a plateau
     assert [r["iterations"] for r in long.rows[1:]] == [16, 16]
