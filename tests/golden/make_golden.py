@@ -18,8 +18,16 @@ ids) is left out; snapshots other than the returned heal are kept as SHA-256 dig
 bytes, to stay small. Torch runs on one thread (set here, restored after): the fits are
 reproducible at a given thread count, but 2 threads give other bits (the DIP goldens all differ).
 
-The goldens are CPU results of this machine's torch build: bf16 autocast and the float32
-kernels may round differently on another CPU or torch version.
+The goldens are CPU results of one kind of machine and torch build: bf16 autocast and the
+float32 kernels round differently on another CPU (an AMD EPYC and an Intel CPU with AMX give
+other bits for every DIP recipe) or torch version. So a set is kept per machine kind,
+``OUT/<machine_key()>/``, with a ``machine.json`` saying where and at which commit it was
+recorded. On a kind with a set, a recipe is compared with its golden bit for bit; a recipe with
+no golden for this kind (a kind never seen, or a golden dropped when a result changed on purpose
+and the set could not be recorded again on that kind) is run twice and must reproduce itself bit
+for bit (:func:`check_recipe`)::
+
+    python tests/golden/make_golden.py tests/data/golden --record   # this machine's set
 """
 
 from __future__ import annotations
@@ -39,7 +47,11 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["Golden", "RECIPES", "SLOW", "run_recipe", "save_golden", "load_golden", "compare", "main"]
+__all__ = ["Golden", "RECIPES", "SLOW", "run_recipe", "save_golden", "load_golden", "compare", "machine_key",
+           "machine_folder", "check_recipe", "main"]
+
+#: the CPU features that choose the kernels (and so the rounding) of torch's CPU build
+KERNEL_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
 @dataclass
@@ -460,29 +472,101 @@ def compare(name: str, golden: Golden, now: Golden) -> list[str]:
     return problems
 
 
+
+# ----------------------------------------------------------------------------------- machine kinds
+def _cpuinfo() -> tuple[str, set[str], str]:
+    vendor, flags, model = "unknown", set(), ""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        import platform
+
+        return platform.machine() or "unknown", set(), platform.processor()
+    for line in text.splitlines():
+        key, _, val = line.partition(":")
+        key = key.strip()
+        if key == "vendor_id" and vendor == "unknown":
+            vendor = val.strip()
+        elif key == "flags" and not flags:
+            flags = set(val.split())
+        elif key == "model name" and not model:
+            model = val.strip()
+    return vendor, flags, model
+
+
+def machine_key() -> str:
+    """This machine's kind for the goldens: CPU vendor, the kernel-choosing CPU features, torch version.
+
+    E.g. ``AuthenticAMD-avx2+avx512_bf16+avx512_vnni+avx512f-torch2.13.0+cpu``.
+    """
+    import torch
+
+    vendor, flags, _ = _cpuinfo()
+    feats = "+".join(sorted(f for f in KERNEL_FLAGS if f in flags)) or "none"
+    return f"{vendor}-{feats}-torch{torch.__version__}".replace("/", "_")
+
+
+def machine_folder(root: Path) -> Path:
+    """The golden set of this machine's kind under ``root`` (it may not exist)."""
+    return root / machine_key()
+
+
+def check_recipe(root: Path, name: str) -> tuple[str, list[str]]:
+    """Run ``name`` and check it: ``("golden", problems)`` against this kind's golden when there is
+    one, else ``("rerun", problems)``: run again, and the two runs must be bit-identical."""
+    folder = machine_folder(root)
+    now = run_recipe(name)
+    if (folder / f"{name}.json").exists():
+        return "golden", compare(name, load_golden(folder, name), now)
+    return "rerun", compare(name, run_recipe(name), now)
+
+
+def record_machine(root: Path, names: list[str]) -> Path:
+    """Record ``names`` as this machine's golden set, with its ``machine.json``."""
+    import subprocess
+
+    folder = machine_folder(root)
+    vendor, _, model = _cpuinfo()
+    try:
+        repo = Path(__file__).resolve().parents[2]
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=repo, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "dip_heal"], capture_output=True,
+                                    text=True, cwd=repo).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", False
+    for name in names:
+        save_golden(folder, name, run_recipe(name))
+    meta = {"key": machine_key(), "vendor": vendor, "model": model,
+            "commit": commit + (" with uncommitted dip_heal changes" if dirty else ""),
+            "date": time.strftime("%Y-%m-%d"), "recipes": sorted(p.stem for p in folder.glob("*.json") if p.stem != "machine")}
+    (folder / "machine.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", type=Path, help="Folder for NAME.npz and NAME.json")
+    ap.add_argument("out", type=Path, help="The goldens' root folder (a set per machine kind beneath it)")
     ap.add_argument("--only", nargs="+", choices=sorted(RECIPES), default=None, help="Just these recipes")
-    ap.add_argument("--check", action="store_true", help="Compare with the goldens in OUT instead of writing")
+    ap.add_argument("--check", action="store_true", help="Compare with this machine's goldens instead of writing")
+    ap.add_argument("--record", action="store_true", help="Write this machine kind's set (the default)")
     args = ap.parse_args(argv)
     import dip_heal
 
-    print(f"dip_heal from {Path(dip_heal.__file__).parent}", file=sys.stderr)
+    print(f"dip_heal from {Path(dip_heal.__file__).parent}; machine {machine_key()}", file=sys.stderr)
+    names = args.only or list(RECIPES)
+    if not args.check:
+        folder = record_machine(args.out, names)
+        print(f"recorded {len(names)} golden(s) in {folder}")
+        return 0
     bad = 0
-    for name in args.only or list(RECIPES):
+    for name in names:
         t0 = time.perf_counter()
-        g = run_recipe(name)
-        dt = time.perf_counter() - t0
-        if args.check:
-            problems = compare(name, load_golden(args.out, name), g)
-            bad += bool(problems)
-            print(f"{name}: {'identical' if not problems else 'DIFFERS'} ({dt:.1f} s)")
-            for p in problems:
-                print("  " + p)
-        else:
-            paths = save_golden(args.out, name, g)
-            print(f"{name}: {', '.join(f'{p.name} ({p.stat().st_size} B)' for p in paths)} ({dt:.1f} s)")
+        how, problems = check_recipe(args.out, name)
+        bad += bool(problems)
+        print(f"{name}: {'identical' if not problems else 'DIFFERS'} ({how}, {time.perf_counter() - t0:.1f} s)")
+        for p in problems:
+            print("  " + p)
     return 1 if bad else 0
 
 
