@@ -27,7 +27,7 @@ def fit_seconds_per_iter(shape: tuple[int, int], preset: str, n_iter: int, warmu
     rng = np.random.default_rng(0)
     img = rng.poisson(100, shape).astype(np.float32)
     heal = rng.random(shape) < 0.1
-    cfg = FitConfig.preset(preset, num_iter=n_iter + warmup, snapshot_every=10**6, holdout_fraction=0.0,
+    cfg = FitConfig.preset(preset, num_iter=n_iter + warmup, snapshot_every=10**6, holdout_fraction=0.0, blend=False,
                            select="final", patience=0)
     res = fit(img, heal, cfg, keep_snapshots=False)
     t = [m["seconds"] for m in res.metrics]

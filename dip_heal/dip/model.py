@@ -49,7 +49,7 @@ class DipModel:
         self.input = inputs.tensor.contiguous(memory_format=mem)
         self.conv_weights = [p for p in self.net.parameters() if p.dim() == 4]
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
-        self.noise = torch.empty_like(self.input)
+        self._noise_buf, self.noise = _noise_buffer(self.input, config.channels_last)
         self.autocast: Any = (torch.autocast(device_type=device.type, dtype=torch.bfloat16)
                               if config.precision == "bf16" else contextlib.nullcontext())
 
@@ -67,7 +67,7 @@ class DipModel:
         mem = torch.channels_last if other.config.channels_last else torch.contiguous_format
         new.base = inputs.base
         new.input = inputs.tensor.contiguous(memory_format=mem)
-        new.noise = torch.empty_like(new.input)
+        new._noise_buf, new.noise = _noise_buffer(new.input, other.config.channels_last)
         return new
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -136,9 +136,11 @@ class DipModel:
         if cfg.param_noise and cfg.param_noise_scale > 0:
             with torch.no_grad():
                 for w in self.conv_weights:
-                    w.add_(torch.randn_like(w) * (w.std() * cfg.param_noise_scale))
+                    # drawn contiguous: randn_like of a channels-last weight is 8x slower
+                    w.add_(torch.randn(w.shape, dtype=w.dtype, device=w.device) * (w.std() * cfg.param_noise_scale))
         if cfg.reg_noise_std > 0:
-            inp = self.input + self.noise.normal_() * cfg.reg_noise_std
+            self._noise_buf.normal_()
+            inp = self.input + self.noise * cfg.reg_noise_std
         else:
             inp = self.input
         with self.autocast:
@@ -156,3 +158,19 @@ class DipModel:
         with torch.no_grad(), self.autocast:
             out = self.forward(self.input).float()
         return out[0, 0, crop[0], crop[1]].detach().cpu()
+
+
+def _noise_buffer(inp: "torch.Tensor", channels_last: bool) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """A buffer to draw the input noise into, and its view in ``inp``'s layout.
+
+    The buffer is contiguous in memory: ``normal_()`` on a channels-last tensor takes the
+    element-by-element path, 8x slower (about 10 % of a default step at 256x256 on a 2-core CPU).
+    """
+    import torch
+
+    if not channels_last:
+        buf = torch.empty_like(inp)
+        return buf, buf
+    n, c, h, w = inp.shape
+    buf = torch.empty((n, h, w, c), dtype=inp.dtype, device=inp.device)
+    return buf, buf.permute(0, 3, 1, 2)

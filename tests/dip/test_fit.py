@@ -222,3 +222,18 @@ def test_dip_heal_fit_is_always_the_function():
 
     assert callable(public_fit) and public_fit is dip_heal.dip.fit and dip_heal.fit is public_fit
 
+
+
+def test_the_input_noise_is_drawn_contiguous_and_seen_in_the_inputs_layout():
+    import torch
+
+    from dip_heal.dip.model import _noise_buffer
+
+    x = torch.zeros(1, 5, 12, 10).contiguous(memory_format=torch.channels_last)
+    buf, view = _noise_buffer(x, channels_last=True)
+    assert buf.is_contiguous() and view.shape == x.shape and view.stride() == x.stride()
+    torch.manual_seed(3)
+    buf.normal_()
+    assert torch.equal(view.permute(0, 2, 3, 1), buf) and float(view.std()) > 0.5
+    buf2, view2 = _noise_buffer(torch.zeros(1, 5, 12, 10), channels_last=False)
+    assert buf2 is view2 and buf2.is_contiguous()
