@@ -223,7 +223,6 @@ def test_dip_heal_fit_is_always_the_function():
     assert callable(public_fit) and public_fit is dip_heal.dip.fit and dip_heal.fit is public_fit
 
 
-
 def test_the_input_noise_is_drawn_contiguous_and_seen_in_the_inputs_layout():
     import torch
 

@@ -472,7 +472,6 @@ def compare(name: str, golden: Golden, now: Golden) -> list[str]:
     return problems
 
 
-
 # ----------------------------------------------------------------------------------- machine kinds
 def _cpuinfo() -> tuple[str, set[str], str]:
     vendor, flags, model = "unknown", set(), ""
@@ -537,8 +536,11 @@ def record_machine(root: Path, names: list[str]) -> Path:
         commit, dirty = "unknown", False
     for name in names:
         save_golden(folder, name, run_recipe(name))
-    meta = {"key": machine_key(), "vendor": vendor, "model": model,
-            "commit": commit + (" with uncommitted dip_heal changes" if dirty else ""),
+    label = commit + (" with uncommitted dip_heal changes" if dirty else "")
+    old = folder / "machine.json"
+    if old.exists() and set(names) < set(RECIPES):  # some recipes again: the others keep their commit
+        label = f"{json.loads(old.read_text())['commit']}; {', '.join(names)} at {label}"
+    meta = {"key": machine_key(), "vendor": vendor, "model": model, "commit": label,
             "date": time.strftime("%Y-%m-%d"), "recipes": sorted(p.stem for p in folder.glob("*.json") if p.stem != "machine")}
     (folder / "machine.json").write_text(json.dumps(meta, indent=1) + "\n")
     return folder
@@ -548,8 +550,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="The goldens' root folder (a set per machine kind beneath it)")
     ap.add_argument("--only", nargs="+", choices=sorted(RECIPES), default=None, help="Just these recipes")
-    ap.add_argument("--check", action="store_true", help="Compare with this machine's goldens instead of writing")
-    ap.add_argument("--record", action="store_true", help="Write this machine kind's set (the default)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="Compare with this machine's goldens instead of writing")
+    mode.add_argument("--record", action="store_true", help="Write this machine kind's set (the default)")
     args = ap.parse_args(argv)
     import dip_heal
 
