@@ -25,6 +25,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "guide": ("none", "azimuthal", "auto"),
     "prior_scaling": ("measured", "fixed"),
     "init": ("random", "pretrained"),
+    "lr_schedule": ("constant", "cosine"),
 }
 
 
@@ -41,7 +42,13 @@ class FitConfig:
     num_iter : int
         Adam iterations.
     lr : float
-        Adam learning rate.
+        Adam learning rate (the first iteration's, with a schedule).
+    lr_schedule : {'constant', 'cosine'}
+        ``cosine``: the learning rate falls from ``lr`` to ``lr * lr_floor`` along half a cosine
+        over ``num_iter`` iterations (a coarse stage's included), ``lr * (f + (1 - f)(1 +
+        cos(pi t / num_iter)) / 2)`` at step ``t`` (:func:`dip_heal.dip.model.lr_factor`).
+    lr_floor : float
+        The cosine schedule's last learning rate as a fraction of ``lr``.
     reg_noise_std : float
         Std of the fresh Gaussian noise added to the network input every iteration (input
         units: the meshgrid spans [0, 1]). 0 really means no noise.
@@ -169,6 +176,8 @@ class FitConfig:
 
     num_iter: int = 3000
     lr: float = 0.01
+    lr_schedule: str = "constant"
+    lr_floor: float = 0.1
     reg_noise_std: float = 0.03
     param_noise: bool = False
     param_noise_scale: float = 1.0 / 50.0
@@ -399,6 +408,8 @@ def _check_ranges(cfg: FitConfig) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, (int, float)) or value < 0 or value != value:
             raise DipHealError(f"FitConfig.{name} = {value!r}; expected a number >= 0")
+    if not isinstance(cfg.lr_floor, (int, float)) or not (0.0 <= cfg.lr_floor <= 1.0):
+        raise DipHealError(f"FitConfig.lr_floor = {cfg.lr_floor!r}; expected a fraction of lr in [0, 1] (e.g. 0.1)")
     if not (0.0 <= cfg.holdout_fraction < 0.5):
         raise DipHealError(f"FitConfig.holdout_fraction = {cfg.holdout_fraction!r}; expected a fraction in [0, 0.5)")
     if not _is_int(cfg.guide_azim) or cfg.guide_azim < 4:

@@ -128,9 +128,9 @@ def _check_batch(configs: list[FitConfig]) -> FitConfig:
                 f"batched trials may differ only in {', '.join(BATCH_FIELDS)}; run other settings in another batch"
             )
     if (base.polar_input or base.mirror_input or base.ema or base.select != "final" and base.patience
-            or base.blend or base.guide != "none" or base.time_limit):
+            or base.blend or base.guide != "none" or base.time_limit or base.lr_schedule != "constant"):
         raise DipHealError("batched trials support meshgrid/noise inputs without EMA, early stopping, blends, "
-                           "guides or time limits")
+                           "guides, time limits or learning-rate schedules")
     return base
 
 

@@ -11,7 +11,7 @@ from .inputs import NetInputs
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["DipModel"]
+__all__ = ["DipModel", "lr_factor"]
 
 
 class DipModel:
@@ -49,6 +49,7 @@ class DipModel:
         self.input = inputs.tensor.contiguous(memory_format=mem)
         self.conv_weights = [p for p in self.net.parameters() if p.dim() == 4]
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.steps = [0]  # optimiser steps taken (a list: a coarse stage's model shares the count)
         self._noise_buf, self.noise = _noise_buffer(self.input, config.channels_last)
         self.autocast: Any = (torch.autocast(device_type=device.type, dtype=torch.bfloat16)
                               if config.precision == "bf16" else contextlib.nullcontext())
@@ -148,7 +149,12 @@ class DipModel:
         out = out.float()
         loss = loss_fn(out)
         loss.backward()
+        if cfg.lr_schedule != "constant":  # set each step: a warm start's Adam state carries the last frame's lr
+            lr = cfg.lr * lr_factor(cfg.lr_schedule, self.steps[0], cfg.num_iter, cfg.lr_floor)
+            for group in self.opt.param_groups:
+                group["lr"] = lr
         self.opt.step()
+        self.steps[0] += 1
         return loss, out
 
     def predict(self, crop: tuple[slice, slice]) -> "torch.Tensor":
@@ -158,6 +164,30 @@ class DipModel:
         with torch.no_grad(), self.autocast:
             out = self.forward(self.input).float()
         return out[0, 0, crop[0], crop[1]].detach().cpu()
+
+
+def lr_factor(schedule: str, step: int, total: int, floor: float) -> float:
+    """The learning rate of optimiser step ``step`` (from 0) as a fraction of ``FitConfig.lr``.
+
+    Parameters
+    ----------
+    schedule : {'constant', 'cosine'}
+    step, total : int
+        The step and the schedule's length (``num_iter``); steps past it keep the last rate.
+    floor : float
+        The cosine's last value.
+
+    Examples
+    --------
+    >>> lr_factor("cosine", 0, 100, 0.1), lr_factor("cosine", 50, 100, 0.1), lr_factor("cosine", 100, 100, 0.1)
+    (1.0, 0.55, 0.1)
+    """
+    import math
+
+    if schedule == "constant":
+        return 1.0
+    t = min(max(step, 0), total) / max(total, 1)
+    return round(floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t)), 12)
 
 
 def _noise_buffer(inp: "torch.Tensor", channels_last: bool) -> tuple["torch.Tensor", "torch.Tensor"]:

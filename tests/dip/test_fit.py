@@ -236,3 +236,52 @@ def test_the_input_noise_is_drawn_contiguous_and_seen_in_the_inputs_layout():
     assert torch.equal(view.permute(0, 2, 3, 1), buf) and float(view.std()) > 0.5
     buf2, view2 = _noise_buffer(torch.zeros(1, 5, 12, 10), channels_last=False)
     assert buf2 is view2 and buf2.is_contiguous()
+
+
+def test_a_cosine_schedule_sets_every_steps_learning_rate(detector_image, monkeypatch):
+    """Each Adam step runs at lr * lr_factor(step); constant leaves Adam's lr alone."""
+    from dip_heal.dip.model import lr_factor
+
+    img, heal = detector_image
+    seen: list[float] = []
+    orig_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return orig_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    cfg = FitConfig(**TINY, lr=0.02, lr_schedule="cosine", lr_floor=0.25)
+    fit(img, heal, cfg)
+    assert seen == pytest.approx([0.02 * lr_factor("cosine", t, 8, 0.25) for t in range(8)])
+    assert seen[0] == pytest.approx(0.02) and seen[-1] < 0.02 * 0.3
+    seen.clear()
+    fit(img, heal, cfg.replace(lr_schedule="constant"))
+    assert seen == [0.02] * 8
+
+
+def test_a_warm_start_restarts_the_schedule_at_its_own_lr(detector_image, monkeypatch):
+    """The previous fit's Adam state holds its last (decayed) lr; the warm fit's first step uses lr."""
+    img, heal = detector_image
+    cfg = FitConfig(**TINY, lr=0.02, lr_schedule="cosine", lr_floor=0.1)
+    first = fit(img, heal, cfg)
+    seen: list[float] = []
+    orig_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return orig_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    fit(img, heal, cfg, init_state=first.net_state)
+    assert seen[0] == pytest.approx(0.02)
+
+
+def test_the_schedule_is_refused_with_bad_values():
+    with pytest.raises(DipHealError, match="lr_schedule"):
+        FitConfig(lr_schedule="step")
+    with pytest.raises(DipHealError, match="lr_floor"):
+        FitConfig(lr_floor=1.5)
+    with pytest.raises(DipHealError, match="schedules"):
+        from dip_heal.dip.batched import _check_batch
+        _check_batch([FitConfig(**TINY, lr_schedule="cosine")])
