@@ -46,7 +46,8 @@ HealFunc = Callable[..., np.ndarray]
 
 def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default", num_iter: int | None = None,
              device: str | None = None, info: dict[str, Any] | None = None, poni: Any = None,
-             offset: tuple[int, int] = (0, 0), **changes: Any) -> np.ndarray:
+             center: tuple[float, float] | None = None, offset: tuple[int, int] = (0, 0),
+             **changes: Any) -> np.ndarray:
     """Heal with the Deep Image Prior (:func:`dip_heal.fit`).
 
     Parameters
@@ -70,8 +71,12 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
         ``num_iter`` (the budget), ``seconds`` and ``preset`` of the fit (for the benchmark table).
     poni : path-like or Geometry, optional
         A pyFAI calibration (:mod:`dip_heal.geometry`) for the polar inputs and the azimuthal model.
+    center : (x, y), optional
+        The beam centre in the pixels of the frame ``image`` was cut from (``offset`` is
+        subtracted), as the other geometric fills take it; ignored with ``poni``. Default:
+        estimated by :func:`dip_heal.fit`.
     offset : (row, col)
-        Where ``image`` starts in the calibrated detector (a benchmark crop's corner).
+        Where ``image`` starts in the calibrated detector or frame (a benchmark crop's corner).
     **changes
         Other FitConfig fields to change.
 
@@ -109,7 +114,10 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
         from .geometry import load_geometry
 
         geometry = load_geometry(poni, image.shape, offset, crop=True)
-    result = fit(image, heal, config, device=device, keep_snapshots=False, geometry=geometry)
+    elif center is not None:
+        center = (float(center[0]) - offset[1], float(center[1]) - offset[0])
+    result = fit(image, heal, config, device=device, keep_snapshots=False, geometry=geometry,
+                 center=None if geometry is not None else center)
     if info is not None:
         ran = result.extra.get("stopped_at") if isinstance(result.extra, dict) else None
         if ran is None:

@@ -50,11 +50,11 @@ def _method_opts(method: str, func: Callable[..., np.ndarray], prep: PreparedCas
         kw.setdefault("offset", prep.offset)
         if case.center is not None:
             kw.setdefault("center", case.center)
-    elif base in ("azimuthal", "dip"):  # issue 18: the case's PONI for the ring model and polar inputs
+    elif base in ("azimuthal", "dip"):  # issues 18, 19: the case's PONI or centre for the ring model and polar inputs
         kw.setdefault("offset", prep.offset)
         if case.poni is not None:
             kw.setdefault("poni", str(resolve_data_path(data_dir, case.poni)))
-        if base == "azimuthal" and case.center is not None:
+        if case.center is not None:
             kw.setdefault("center", case.center)
     info: dict[str, Any] | None = None
     if "info" in params or accepts_any:

@@ -76,6 +76,33 @@ def test_dip_method_tiny_fit():
     assert info["seconds"] > 0
 
 
+def test_dip_method_takes_a_frame_centre_shifted_to_the_crop(monkeypatch):
+    import dip_heal.dip as dip_pkg
+    from dip_heal.bench.cases import Case
+    from dip_heal.bench.prepare import PreparedCase
+    from dip_heal.bench.run import _method_opts
+
+    seen = {}
+    real_fit = dip_pkg.fit
+
+    def spy(image, heal, config, **kw):
+        seen.update(kw)
+        return real_fit(image, heal, config, **kw)
+
+    monkeypatch.setattr(dip_pkg, "fit", spy)
+    truth = ring_pattern((32, 32), 15.0, 14.0)
+    heal = np.zeros((32, 32), bool)
+    heal[10:13, :] = True
+    methods.heal_dip(np.where(heal, 0, truth), heal, num_iter=1, center=(115.0, 214.0), offset=(200, 100), **TINY)
+    assert seen["center"] == (15.0, 14.0) and seen["geometry"] is None
+    # the benchmark hands a case's centre (full-frame pixels) to dip as to the other geometric fills
+    case = Case("c", "f.npy", crop=(200, 100, 32, 32), center=(115.0, 214.0))
+    prep = PreparedCase(case=case, image=truth, heal=heal, truth=truth, score=heal, scale=1.0, offset=(200, 100),
+                        full_shape=(400, 300))
+    kw, _ = _method_opts("dip", methods.heal_dip, prep, __import__("pathlib").Path("."), {})
+    assert kw["center"] == (115.0, 214.0) and kw["offset"] == (200, 100)
+
+
 def test_dip_method_from_config_json(tmp_path):
     from dip_heal.config import FitConfig
 
