@@ -238,11 +238,8 @@ def test_the_input_noise_is_drawn_contiguous_and_seen_in_the_inputs_layout():
     assert buf2 is view2 and buf2.is_contiguous()
 
 
-def test_a_cosine_schedule_sets_every_steps_learning_rate(detector_image, monkeypatch):
-    """Each Adam step runs at lr * lr_factor(step); constant leaves Adam's lr alone."""
-    from dip_heal.dip.model import lr_factor
-
-    img, heal = detector_image
+def _spy_adam_lr(monkeypatch) -> list[float]:
+    """The learning rate of every Adam step from now on, appended to the returned list."""
     seen: list[float] = []
     orig_step = torch.optim.Adam.step
 
@@ -251,6 +248,15 @@ def test_a_cosine_schedule_sets_every_steps_learning_rate(detector_image, monkey
         return orig_step(self, *a, **k)
 
     monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    return seen
+
+
+def test_a_cosine_schedule_sets_every_steps_learning_rate(detector_image, monkeypatch):
+    """Each Adam step runs at lr * lr_factor(step); constant leaves Adam's lr alone."""
+    from dip_heal.dip.model import lr_factor
+
+    img, heal = detector_image
+    seen = _spy_adam_lr(monkeypatch)
     cfg = FitConfig(**TINY, lr=0.02, lr_schedule="cosine", lr_floor=0.25)
     fit(img, heal, cfg)
     assert seen == pytest.approx([0.02 * lr_factor("cosine", t, 8, 0.25) for t in range(8)])
@@ -265,14 +271,7 @@ def test_a_warm_start_restarts_the_schedule_at_its_own_lr(detector_image, monkey
     img, heal = detector_image
     cfg = FitConfig(**TINY, lr=0.02, lr_schedule="cosine", lr_floor=0.1)
     first = fit(img, heal, cfg)
-    seen: list[float] = []
-    orig_step = torch.optim.Adam.step
-
-    def spy(self, *a, **k):
-        seen.append(self.param_groups[0]["lr"])
-        return orig_step(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    seen = _spy_adam_lr(monkeypatch)
     fit(img, heal, cfg, init_state=first.net_state)
     assert seen[0] == pytest.approx(0.02)
 
