@@ -38,11 +38,12 @@ def _fill_periodic(values: np.ndarray, have: np.ndarray) -> np.ndarray:
 
 
 def check_center(center: tuple[float, float], shape: tuple[int, int], *, what: str = "beam centre") -> None:
-    """Refuse a beam centre more than one frame size outside the frame (or not finite).
+    """Refuse a beam centre more than :data:`dip_heal.beam.center.MAX_OFF_FRAME` (2) frame sizes
+    outside the frame (or not finite).
 
-    A centre outside the frame is normal (GISAXS, a corner detector), but one farther than a
-    frame's width or height is a typo or a unit error, and the polar grids about it would grow
-    with the distance (memory and time).
+    A centre outside the frame is normal (GISAXS, a corner detector, a crop of one), but one
+    farther than that is a typo or a unit error, and the polar grids about it would grow with the
+    distance (memory and time).
 
     Raises
     ------
@@ -51,12 +52,15 @@ def check_center(center: tuple[float, float], shape: tuple[int, int], *, what: s
     """
     from .errors import DipHealError
 
+    from .beam.center import MAX_OFF_FRAME as k
+
     m, n = int(shape[0]), int(shape[1])
     cx, cy = float(center[0]), float(center[1])
-    if not (np.isfinite(cx) and np.isfinite(cy)) or not (-n <= cx <= 2 * n and -m <= cy <= 2 * m):
+    if not (np.isfinite(cx) and np.isfinite(cy)) or not (-k * n <= cx <= (1 + k) * n and -k * m <= cy <= (1 + k) * m):
         raise DipHealError(
-            f"{what} x={cx:g}, y={cy:g} lies more than a frame's size outside the {m}x{n} frame; expected "
-            f"x in [{-n}, {2 * n}] and y in [{-m}, {2 * m}] (column, row in pixels); check the numbers and units"
+            f"{what} x={cx:g}, y={cy:g} lies more than {k:g} frame sizes outside the {m}x{n} frame; expected "
+            f"x in [{-k * n:g}, {(1 + k) * n:g}] and y in [{-k * m:g}, {(1 + k) * m:g}] (column, row in pixels); "
+            "check the numbers and units"
         )
 
 

@@ -131,3 +131,21 @@ def test_round_ccd_corners_do_not_pull_the_centre():
     img[np.hypot(xx - 79.5, yy - 79.5) > 80] = 0  # the dead corners of a round active area
     c = find_center(img)
     assert np.hypot(c.x - 60.0, c.y - 95.0) <= 3.0
+
+
+def test_find_center_of_a_crop_far_from_the_beam():
+    """Rings about a centre 1.6 frame widths beyond the crop's right edge (a 512x512 crop of a big
+    detector's corner): the first search stops at its edge (a quarter of the frame off), the
+    widened one finds the rings' centre, and a fit accepts it."""
+    from dip_heal.beam import find_center
+    from dip_heal.beam.center import MAX_OFF_FRAME
+    from dip_heal.polar import check_center
+
+    shape, cx, cy = (128, 128), 128 + 1.6 * 128, 50.0
+    img = _rings(shape, cx, cy)
+    c = find_center(img)
+    assert not c.on_detector and abs(c.x - cx) <= 0.05 * (cx - 128) and abs(c.y - cy) <= 3.0
+    check_center((c.x, c.y), shape)  # within MAX_OFF_FRAME: no error
+    assert c.x > (1 + 0.25) * shape[1] and c.x < (1 + MAX_OFF_FRAME) * shape[1]
+    with pytest.raises(DipHealError, match="2 frame sizes"):
+        check_center(((2 + MAX_OFF_FRAME) * shape[1], cy), shape)

@@ -15,6 +15,12 @@ __all__ = ["BeamCenter", "find_center", "estimate_center", "log_image", "check_f
 
 logger = logging.getLogger(__name__)
 
+#: how far off the frame a beam centre may lie, in frame sizes beyond each edge: the farthest the
+#: estimator searches (when the rings' best centre lies beyond its first ``extend``) and the
+#: farthest a given centre is accepted (:func:`dip_heal.polar.check_center`). A 512x512 crop of
+#: a 2048x2048 detector's corner has its centre up to about 1.7 crop sizes beyond its edge.
+MAX_OFF_FRAME = 2.0
+
 
 def log_image(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``log1p(max(I, 0))`` on valid pixels, 0 elsewhere, as float32.
@@ -373,14 +379,14 @@ class _Level:
         return float(np.log(p) + ring_weight * np.log(h))
 
 
-def _coarse_radial(level: _Level, ext: float) -> tuple[float, float]:
+def _coarse_radial(level: _Level, ext: float, every: float = 2.0) -> tuple[float, float]:
     """The binned centre whose radial profile explains most of the coarse image's variance, on a
-    grid every 2 binned pixels over the frame extended by ``ext`` of its size on every side, then
-    every pixel about the best."""
+    grid every ``every`` binned pixels over the frame extended by ``ext`` of its size on every
+    side, then every half pixel about the best."""
     M, N = level.shape
     best = (-np.inf, 0.0, 0.0)
-    for by in np.arange(-ext * M, (1 + ext) * M, 2.0):
-        for bx in np.arange(-ext * N, (1 + ext) * N, 2.0):
+    for by in np.arange(-ext * M, (1 + ext) * M, every):
+        for bx in np.arange(-ext * N, (1 + ext) * N, every):
             p = level.explained(bx, by)[0]
             if p > best[0]:
                 best = (p, bx, by)
@@ -480,7 +486,9 @@ def find_center(
     min_confidence : float
         Confidence below which the result is flagged unsure.
     extend : float
-        How far off the frame the centre is searched, as a fraction of its size on each side.
+        How far off the frame the centre is searched first, as a fraction of its size on each
+        side. A winner that stops at that edge is climbed on, up to :data:`MAX_OFF_FRAME` frame
+        sizes off, and kept where it scores better (the rings of a crop far from the beam).
 
     Returns
     -------
@@ -530,21 +538,38 @@ def find_center(
     floor = mid.noise_floor
     h_best = max(mid.explained(*mid.to_binned(x, y))[1] for _, x, y in cands)
     ring_weight = float(np.clip((h_best / floor - 4.0) / 8.0, 0.0, 1.0))
-    refined = []
-    seen: dict[tuple[float, float], tuple[float, float, float]] = {}
-    for name, x, y in cands:
-        lo, hi = mid.to_binned(-extend * N, -extend * M), mid.to_binned((1 + extend) * N, (1 + extend) * M)
-        bx, by, _ = _climb(mid, *mid.to_binned(x, y), max(1.0, coarse.k / mid.k), lo, hi, ring_weight)
-        if (bx, by) not in seen:  # candidates that meet on the mid image are polished once
-            lo, hi = fine.to_binned(-extend * N, -extend * M), fine.to_binned((1 + extend) * N, (1 + extend) * M)
+    step = max(1.0, coarse.k / mid.k)
+    seen: dict[tuple[float, float, float], tuple[float, float, float]] = {}
+
+    def refine(x: float, y: float, ext: float) -> tuple[float, float, float]:
+        """Climb on the mid image, then the fine one, within ``ext`` of the frame; (score, x, y)."""
+        lo, hi = mid.to_binned(-ext * N, -ext * M), mid.to_binned((1 + ext) * N, (1 + ext) * M)
+        bx, by, _ = _climb(mid, *mid.to_binned(x, y), step, lo, hi, ring_weight)
+        if (bx, by, ext) not in seen:  # candidates that meet on the mid image are polished once
+            lo, hi = fine.to_binned(-ext * N, -ext * M), fine.to_binned((1 + ext) * N, (1 + ext) * M)
             fx, fy, sc = _climb(fine, *fine.to_binned(*mid.to_full(bx, by)), 1.0, lo, hi, ring_weight)
-            seen[(bx, by)] = (sc, *fine.to_full(fx, fy))
-        sc, rx, ry = seen[(bx, by)]
+            seen[(bx, by, ext)] = (sc, *fine.to_full(fx, fy))
+        return seen[(bx, by, ext)]
+
+    refined = []
+    for name, x, y in cands:
+        sc, rx, ry = refine(x, y, extend)
         refined.append((sc, name, rx, ry))
         logger.debug("candidate %s (%.1f, %.1f) -> (%.1f, %.1f) score %.3f (ring weight %.2f)", name, x, y, rx, ry,
                      sc, ring_weight)
     refined.sort(key=lambda r: -r[0])
     sc, name, x, y = refined[0]
+    margin = 2 * step * mid.k  # the winner stopped at the search's edge: the rings' centre may lie farther off
+    if extend < MAX_OFF_FRAME and (x <= -extend * N + margin or x >= (1 + extend) * N - margin
+                                   or y <= -extend * M + margin or y >= (1 + extend) * M - margin):
+        # the score between the edge and a far centre need not rise all the way (a climb from the
+        # edge can stall), so the widened area is scanned afresh on the coarse image, then climbed
+        wsc, wx, wy = refine(*coarse.to_full(*_coarse_radial(coarse, MAX_OFF_FRAME, every=4.0)), MAX_OFF_FRAME)
+        logger.debug("winner at the search edge (%.1f, %.1f), score %.3f; widened to %.0f frame sizes: (%.1f, %.1f) "
+                     "score %.3f", x, y, sc, MAX_OFF_FRAME, wx, wy, wsc)
+        if wsc > sc:
+            sc, x, y = wsc, wx, wy
+            refined[0] = (sc, name, x, y)
     tol = max(3.0, 0.005 * max(M, N))
     agree = sum(np.hypot(r[2] - x, r[3] - y) <= tol for r in refined)
     plain, band = fine.explained(*fine.to_binned(x, y))
