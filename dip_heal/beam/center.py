@@ -487,8 +487,9 @@ def find_center(
         Confidence below which the result is flagged unsure.
     extend : float
         How far off the frame the centre is searched first, as a fraction of its size on each
-        side. A winner that stops at that edge is climbed on, up to :data:`MAX_OFF_FRAME` frame
-        sizes off, and kept where it scores better (the rings of a crop far from the beam).
+        side. When the winner stops at that edge, the search runs again up to
+        :data:`MAX_OFF_FRAME` frame sizes off, and its result is kept where it scores better (the
+        rings of a crop far from the beam).
 
     Returns
     -------
