@@ -388,8 +388,10 @@ def heal_azimuthal(image: np.ndarray, heal_mask: np.ndarray, *, poni: Any = None
 def _center_of(image: np.ndarray, heal: np.ndarray, center: tuple[float, float] | None,
                offset: tuple[int, int], what: str) -> tuple[float, float]:
     """``center`` (full-frame pixels) in the image's own pixels, or the beam centre estimated."""
+    from .polar import crop_center
+
     if center is not None:
-        return float(center[0]) - offset[1], float(center[1]) - offset[0]
+        return crop_center(center, offset)
     from .beam import estimate_center
 
     c = estimate_center(np.where(heal, 0.0, image), ~heal)

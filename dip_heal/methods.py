@@ -91,6 +91,7 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
     """
     from .config import FitConfig
     from .dip import fit
+    from .polar import crop_center
 
     image, heal = check_inputs(image, heal_mask)
     p = Path(preset)
@@ -114,10 +115,8 @@ def heal_dip(image: np.ndarray, heal_mask: np.ndarray, *, preset: str = "default
         from .geometry import load_geometry
 
         geometry = load_geometry(poni, image.shape, offset, crop=True)
-    elif center is not None:
-        center = (float(center[0]) - offset[1], float(center[1]) - offset[0])
-    result = fit(image, heal, config, device=device, keep_snapshots=False, geometry=geometry,
-                 center=None if geometry is not None else center)
+    center = None if geometry is not None or center is None else crop_center(center, offset)
+    result = fit(image, heal, config, device=device, keep_snapshots=False, geometry=geometry, center=center)
     if info is not None:
         ran = result.extra.get("stopped_at") if isinstance(result.extra, dict) else None
         if ran is None:

@@ -37,6 +37,11 @@ def _fill_periodic(values: np.ndarray, have: np.ndarray) -> np.ndarray:
     return out
 
 
+def crop_center(center: tuple[float, float], offset: tuple[int, int]) -> tuple[float, float]:
+    """A beam centre ``(x, y)`` in a full frame's pixels, in those of its crop starting at ``offset`` (row, col)."""
+    return float(center[0]) - offset[1], float(center[1]) - offset[0]
+
+
 def check_center(center: tuple[float, float], shape: tuple[int, int], *, what: str = "beam centre") -> None:
     """Refuse a beam centre more than :data:`dip_heal.beam.center.MAX_OFF_FRAME` (2) frame sizes
     outside the frame (or not finite).
@@ -50,9 +55,8 @@ def check_center(center: tuple[float, float], shape: tuple[int, int], *, what: s
     DipHealError
         The centre is not finite or lies more than the frame's size beyond an edge.
     """
-    from .errors import DipHealError
-
     from .beam.center import MAX_OFF_FRAME as k
+    from .errors import DipHealError
 
     m, n = int(shape[0]), int(shape[1])
     cx, cy = float(center[0]), float(center[1])

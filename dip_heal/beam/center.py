@@ -453,6 +453,46 @@ def _climb(level: _Level, bx: float, by: float, step: float, lo: tuple[float, fl
     return bx, by, cur
 
 
+def _refine_candidates(cands: list[tuple[str, float, float]], shape: tuple[int, int], coarse: _Level, mid: _Level,
+                       fine: _Level, extend: float, ring_weight: float) -> list[tuple[float, str, float, float]]:
+    """Each candidate ``(name, x, y)`` climbed on the mid image, then the fine one, within ``extend``
+    of the frame: ``(score, name, x, y)``, best first. A winner stopped at that edge is searched for
+    again up to :data:`MAX_OFF_FRAME` frame sizes off and replaced where that scores better."""
+    M, N = shape
+    step = max(1.0, coarse.k / mid.k)
+    seen: dict[tuple[float, float, float], tuple[float, float, float]] = {}
+
+    def refine(x: float, y: float, ext: float) -> tuple[float, float, float]:
+        """Climb on the mid image, then the fine one, within ``ext`` of the frame; (score, x, y)."""
+        lo, hi = mid.to_binned(-ext * N, -ext * M), mid.to_binned((1 + ext) * N, (1 + ext) * M)
+        bx, by, _ = _climb(mid, *mid.to_binned(x, y), step, lo, hi, ring_weight)
+        if (bx, by, ext) not in seen:  # candidates that meet on the mid image are polished once
+            lo, hi = fine.to_binned(-ext * N, -ext * M), fine.to_binned((1 + ext) * N, (1 + ext) * M)
+            fx, fy, sc = _climb(fine, *fine.to_binned(*mid.to_full(bx, by)), 1.0, lo, hi, ring_weight)
+            seen[(bx, by, ext)] = (sc, *fine.to_full(fx, fy))
+        return seen[(bx, by, ext)]
+
+    refined = []
+    for name, x, y in cands:
+        sc, rx, ry = refine(x, y, extend)
+        refined.append((sc, name, rx, ry))
+        logger.debug("candidate %s (%.1f, %.1f) -> (%.1f, %.1f) score %.3f (ring weight %.2f)", name, x, y, rx, ry,
+                     sc, ring_weight)
+    refined.sort(key=lambda r: -r[0])
+    sc, name, x, y = refined[0]
+    margin = 2 * step * mid.k  # the winner stopped at the search's edge: the rings' centre may lie farther off
+    if extend < MAX_OFF_FRAME and (x <= -extend * N + margin or x >= (1 + extend) * N - margin
+                                   or y <= -extend * M + margin or y >= (1 + extend) * M - margin):
+        # the score between the edge and a far centre need not rise all the way (a climb from the
+        # edge can stall), so the widened area is scanned afresh on the coarse image, then climbed
+        wsc, wx, wy = refine(*coarse.to_full(*_coarse_radial(coarse, MAX_OFF_FRAME, every=4.0)), MAX_OFF_FRAME)
+        logger.debug("winner at the search edge (%.1f, %.1f), score %.3f; widened to %.0f frame sizes: (%.1f, %.1f) "
+                     "score %.3f", x, y, sc, MAX_OFF_FRAME, wx, wy, wsc)
+        if wsc > sc:
+            refined[0] = (wsc, name, wx, wy)
+    return refined
+
+
 def find_center(
     image: np.ndarray,
     valid: np.ndarray | None = None,
@@ -539,38 +579,8 @@ def find_center(
     floor = mid.noise_floor
     h_best = max(mid.explained(*mid.to_binned(x, y))[1] for _, x, y in cands)
     ring_weight = float(np.clip((h_best / floor - 4.0) / 8.0, 0.0, 1.0))
-    step = max(1.0, coarse.k / mid.k)
-    seen: dict[tuple[float, float, float], tuple[float, float, float]] = {}
-
-    def refine(x: float, y: float, ext: float) -> tuple[float, float, float]:
-        """Climb on the mid image, then the fine one, within ``ext`` of the frame; (score, x, y)."""
-        lo, hi = mid.to_binned(-ext * N, -ext * M), mid.to_binned((1 + ext) * N, (1 + ext) * M)
-        bx, by, _ = _climb(mid, *mid.to_binned(x, y), step, lo, hi, ring_weight)
-        if (bx, by, ext) not in seen:  # candidates that meet on the mid image are polished once
-            lo, hi = fine.to_binned(-ext * N, -ext * M), fine.to_binned((1 + ext) * N, (1 + ext) * M)
-            fx, fy, sc = _climb(fine, *fine.to_binned(*mid.to_full(bx, by)), 1.0, lo, hi, ring_weight)
-            seen[(bx, by, ext)] = (sc, *fine.to_full(fx, fy))
-        return seen[(bx, by, ext)]
-
-    refined = []
-    for name, x, y in cands:
-        sc, rx, ry = refine(x, y, extend)
-        refined.append((sc, name, rx, ry))
-        logger.debug("candidate %s (%.1f, %.1f) -> (%.1f, %.1f) score %.3f (ring weight %.2f)", name, x, y, rx, ry,
-                     sc, ring_weight)
-    refined.sort(key=lambda r: -r[0])
+    refined = _refine_candidates(cands, (M, N), coarse, mid, fine, extend, ring_weight)
     sc, name, x, y = refined[0]
-    margin = 2 * step * mid.k  # the winner stopped at the search's edge: the rings' centre may lie farther off
-    if extend < MAX_OFF_FRAME and (x <= -extend * N + margin or x >= (1 + extend) * N - margin
-                                   or y <= -extend * M + margin or y >= (1 + extend) * M - margin):
-        # the score between the edge and a far centre need not rise all the way (a climb from the
-        # edge can stall), so the widened area is scanned afresh on the coarse image, then climbed
-        wsc, wx, wy = refine(*coarse.to_full(*_coarse_radial(coarse, MAX_OFF_FRAME, every=4.0)), MAX_OFF_FRAME)
-        logger.debug("winner at the search edge (%.1f, %.1f), score %.3f; widened to %.0f frame sizes: (%.1f, %.1f) "
-                     "score %.3f", x, y, sc, MAX_OFF_FRAME, wx, wy, wsc)
-        if wsc > sc:
-            sc, x, y = wsc, wx, wy
-            refined[0] = (sc, name, x, y)
     tol = max(3.0, 0.005 * max(M, N))
     agree = sum(np.hypot(r[2] - x, r[3] - y) <= tol for r in refined)
     plain, band = fine.explained(*fine.to_binned(x, y))

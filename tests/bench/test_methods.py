@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,7 +100,7 @@ def test_dip_method_takes_a_frame_centre_shifted_to_the_crop(monkeypatch):
     case = Case("c", "f.npy", crop=(200, 100, 32, 32), center=(115.0, 214.0))
     prep = PreparedCase(case=case, image=truth, heal=heal, truth=truth, score=heal, scale=1.0, offset=(200, 100),
                         full_shape=(400, 300))
-    kw, _ = _method_opts("dip", methods.heal_dip, prep, __import__("pathlib").Path("."), {})
+    kw, _ = _method_opts("dip", methods.heal_dip, prep, Path("."), {})
     assert kw["center"] == (115.0, 214.0) and kw["offset"] == (200, 100)
 
 
