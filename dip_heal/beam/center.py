@@ -469,7 +469,10 @@ def _refine_candidates(cands: list[tuple[str, float, float]], shape: tuple[int, 
         if (bx, by, ext) not in seen:  # candidates that meet on the mid image are polished once
             lo, hi = fine.to_binned(-ext * N, -ext * M), fine.to_binned((1 + ext) * N, (1 + ext) * M)
             fx, fy, sc = _climb(fine, *fine.to_binned(*mid.to_full(bx, by)), 1.0, lo, hi, ring_weight)
-            seen[(bx, by, ext)] = (sc, *fine.to_full(fx, fy))
+            # a bin's centre can lie half a bin beyond the bounds it was searched within: keep the
+            # result inside them (what dip_heal.polar.check_center accepts)
+            ex, ey = fine.to_full(fx, fy)
+            seen[(bx, by, ext)] = (sc, min(max(ex, -ext * N), (1 + ext) * N), min(max(ey, -ext * M), (1 + ext) * M))
         return seen[(bx, by, ext)]
 
     refined = []
