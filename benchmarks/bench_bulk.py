@@ -134,7 +134,7 @@ def _stages(path: Path, model: str | None, threads: int) -> list[tuple[str, floa
     from dip_heal.blind.crops import log_normalise
     from dip_heal.blind.infer import inference_fn
     from dip_heal.blind.model_dir import load_model
-    from dip_heal.blind.prefill import model_inputs
+    from dip_heal.blind.prefill import AZIMUTHAL, azimuthal_channel, model_inputs
     from dip_heal.blind.tiling import predict_holes, predict_tiled
     from dip_heal.fills import heal_telea
     from dip_heal.io import read_image
@@ -145,7 +145,10 @@ def _stages(path: Path, model: str | None, threads: int) -> list[tuple[str, floa
     heal = frame_heal_mask(frame)
     known = frame.valid & ~heal
     y, _ = log_normalise(frame.data.astype(np.float32), known)
-    x = torch.from_numpy(model_inputs(y, ~known, m.inputs))
+    az = None
+    if m.inputs in AZIMUTHAL:
+        az, _ = azimuthal_channel(y, known, frame.data)
+    x = torch.from_numpy(model_inputs(y, ~known, m.inputs, azimuthal=az))
     size, overlap = m.tile
     fast = inference_fn(m.net, residual=m.residual)
     bf16 = inference_fn(m.net, residual=m.residual, dtype=torch.bfloat16)
@@ -156,7 +159,9 @@ def _stages(path: Path, model: str | None, threads: int) -> list[tuple[str, floa
     steps = {
         "read": lambda: read_image(path),
         "heal mask (automatic)": lambda: frame_heal_mask(frame),
-        "pre-fill": lambda: model_inputs(y, ~known, m.inputs),
+        "beam centre and azimuthal model (azimuthal inputs)": lambda: (azimuthal_channel(y, known, frame.data)
+                                                                       if az is not None else None),
+        "pre-fill": lambda: model_inputs(y, ~known, m.inputs, azimuthal=az),
         "network, holes only (float32)": lambda: predict_holes(fast, x, heal, context=32, tile=size, overlap=overlap),
         "network, holes only (bfloat16)": lambda: predict_holes(bf16, x, heal, context=32, tile=size, overlap=overlap),
         "network, whole frame (float32)": lambda: predict_tiled(fast, x, tile=size, overlap=overlap),

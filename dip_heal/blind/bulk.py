@@ -22,7 +22,7 @@ from .._runtime import pick_device
 from ..errors import DipHealError, NothingToHeal
 from ..frame import atomic_path, check_mask_shape, composite_native
 from .model_dir import BlindModel, default_model_dir, load_model
-from .prefill import model_inputs
+from .prefill import AZIMUTHAL, azimuthal_channel, model_inputs
 from .infer import inference_fn
 from .previews import Previews
 from .tiling import predict_holes, predict_tiled
@@ -68,6 +68,7 @@ def predict(
     batch: int = 8,
     context: int | None = CONTEXT,
     dtype: str = "float32",
+    center: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The network's healed frame, in the image's units, with measured pixels unchanged.
 
@@ -92,6 +93,9 @@ def predict(
         whole.
     dtype : {'float32', 'bfloat16'}
         Precision of the network (float32 is bit-identical to the plain forward pass).
+    center : (x, y), optional
+        Beam centre in the image's pixels, for models whose inputs hold the azimuthal model
+        (default: estimated from the measured pixels); other models ignore it.
 
     Returns
     -------
@@ -117,7 +121,10 @@ def predict(
     if not known.any():
         raise DipHealError("the frame has no measured pixel outside the heal mask; expected some data to heal from")
     y, scale = log_normalise(data, known)
-    x_np = model_inputs(y, ~known, model.inputs)
+    az = None
+    if model.inputs in AZIMUTHAL:
+        az, _ = azimuthal_channel(y, known, data, center=center)
+    x_np = model_inputs(y, ~known, model.inputs, azimuthal=az)
     dev = torch.device("cpu") if device is None else pick_device(device, mps=False)
     if dtype not in DTYPES:
         raise DipHealError(f"dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
@@ -151,12 +158,15 @@ def heal_with_model(
     known: np.ndarray | None = None,
     context: int | None = CONTEXT,
     dtype: str = "float32",
+    center: tuple[float, float] | None = None,
+    offset: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """Heal one frame with a trained model: the ``blind`` method of the healing registry.
 
     ``heal(image, heal_mask, model_dir=...) -> (M, N) float32`` like every method in
     :mod:`dip_heal.methods`; ``model_dir`` defaults to the shipped model; ``known``, ``context``
-    and ``dtype`` are passed to :func:`predict`.
+    and ``dtype`` are passed to :func:`predict`; ``center`` is the beam centre in pixels of the
+    full frame that ``image`` was cut from at ``offset`` (row, col), as for the other fills.
 
     Examples
     --------
@@ -167,7 +177,12 @@ def heal_with_model(
     """
     path = Path(model_dir) if model_dir is not None else default_model_dir()
     model = _cached_model(str(path.resolve()))
-    return predict(model, image, heal_mask, known=known, device=device, batch=batch, context=context, dtype=dtype)
+    if center is not None:
+        from ..polar import crop_center
+
+        center = crop_center(center, offset)
+    return predict(model, image, heal_mask, known=known, device=device, batch=batch, context=context, dtype=dtype,
+                   center=center)
 
 
 def frame_heal_mask(frame: Any, spec: Any = None) -> np.ndarray:

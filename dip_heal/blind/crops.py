@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +18,7 @@ import torch
 
 from .._intensity import denormalise, normalise
 from ..errors import DipHealError
-from .prefill import model_inputs
+from .prefill import AZIMUTHAL, azimuthal_channel, model_inputs
 
 __all__ = ["TrainFrame", "Prepared", "log_normalise", "log_denormalise", "gap_layout", "paste_window",
            "synthetic_training_frames", "load_training_frames", "prepare_frames", "sample_crops", "pearson",
@@ -178,13 +178,67 @@ def load_training_frames(paths: Sequence[str | os.PathLike]) -> list[TrainFrame]
 
 @dataclass
 class Prepared:
+    """A training frame ready for cropping.
+
+    Attributes
+    ----------
+    y, valid, target : (M, N) ndarray
+        Normalised log intensity, measured pixels, and the training target.
+    name : str
+    variants : list of (pasted, azimuthal)
+        For the inputs that need the azimuthal model of the whole frame: gap layouts pasted
+        over the whole frame (bool, True = pasted) and the azimuthal model of the pixels still
+        measured under each, so a crop's azimuthal input never saw its own pasted pixels.
+    """
+
     y: np.ndarray
     valid: np.ndarray
     name: str
     target: np.ndarray
+    variants: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
-def prepare_frames(frames: Sequence[TrainFrame], crop: int, truth_targets: bool = True) -> list[Prepared]:
+#: Pasted whole-frame gap layouts per frame for the azimuthal inputs.
+N_VARIANTS = 4
+
+
+def _variants(data: np.ndarray, y: np.ndarray, valid: np.ndarray, layout: np.ndarray,
+              rng: np.random.Generator, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n`` whole-frame pasted layouts and the azimuthal model of what each leaves measured."""
+    out = []
+    for _ in range(n):
+        pasted = paste_window(layout, y.shape, rng)
+        known = valid & ~pasted
+        az, _ = azimuthal_channel(y, known, data)
+        out.append((pasted, az))
+    return out
+
+
+def prepare_frames(frames: Sequence[TrainFrame], crop: int, truth_targets: bool = True, *,
+                   inputs: str = "prefill+mask", layout: np.ndarray | None = None, seed: int = 0,
+                   n_variants: int = N_VARIANTS) -> list[Prepared]:
+    """Normalise training frames and, for the azimuthal inputs, paste whole-frame gap layouts.
+
+    Parameters
+    ----------
+    frames : sequence of TrainFrame
+    crop : int
+    truth_targets : bool
+        Use a frame's noise-free truth as its target where it has one.
+    inputs : str
+        The network's inputs; those in :data:`~dip_heal.blind.prefill.AZIMUTHAL` need ``layout``.
+    layout : (P, Q) ndarray of bool, optional
+        The detector gap layout pasted over whole frames.
+    seed : int
+        Seeds the pasted layouts.
+    n_variants : int
+        Pasted layouts per frame.
+
+    Returns
+    -------
+    list of Prepared
+    """
+    rng = np.random.default_rng([seed, 7])
     out = []
     for f in frames:
         data = np.asarray(f.data, np.float32)
@@ -206,7 +260,12 @@ def prepare_frames(frames: Sequence[TrainFrame], crop: int, truth_targets: bool 
                 raise DipHealError(f"training frame {f.name!r}: truth {truth.shape} and data {data.shape} differ; "
                                    "expected the same shape")
             target = (np.log1p(np.maximum(truth, 0.0)) / scale).astype(np.float32)
-        out.append(Prepared(y, valid, f.name, target))
+        prep = Prepared(y, valid, f.name, target)
+        if inputs in AZIMUTHAL:
+            if layout is None:
+                raise DipHealError(f"inputs={inputs!r} needs the detector's gap layout; expected a modular detector")
+            prep.variants = _variants(data, y, valid, layout, rng, int(n_variants))
+        out.append(prep)
     return out
 
 
@@ -224,14 +283,20 @@ def sample_crops(
             y = f.y[y0 : y0 + c, x0 : x0 + c]
             v = f.valid[y0 : y0 + c, x0 : x0 + c]
             t = f.target[y0 : y0 + c, x0 : x0 + c]
-            pasted = paste_window(layout, (c, c), rng)
+            az = None
+            if f.variants:  # the whole frame's pasted layout and its azimuthal model
+                pasted, az_full = f.variants[int(rng.integers(0, len(f.variants)))]
+                pasted = pasted[y0 : y0 + c, x0 : x0 + c]
+                az = az_full[y0 : y0 + c, x0 : x0 + c]
+            else:
+                pasted = paste_window(layout, (c, c), rng)
             if augment:
-                if rng.integers(0, 2):
-                    y, v, t = y[:, ::-1], v[:, ::-1], t[:, ::-1]
-                if rng.integers(0, 2):
-                    y, v, t = y[::-1], v[::-1], t[::-1]
-                if rng.integers(0, 2):
-                    y, v, t = y.T, v.T, t.T
+                flips = [bool(rng.integers(0, 2)) for _ in range(3)]
+                for flip, op in zip(flips, (lambda a: a[:, ::-1], lambda a: a[::-1], lambda a: a.T)):
+                    if flip:
+                        y, v, t = op(y), op(v), op(t)
+                        if az is not None:
+                            az, pasted = op(az), op(pasted)
             loss = pasted & v
             if loss.sum() >= 10:
                 break
@@ -240,7 +305,9 @@ def sample_crops(
         if augment and cfg.gain > 0:
             g = np.float32(rng.uniform(1 - cfg.gain, 1 + cfg.gain))
             y, t = y * g, t * g
-        xs.append(model_inputs(y, pasted | ~v, cfg.inputs))
+            if az is not None:
+                az = az * g
+        xs.append(model_inputs(y, pasted | ~v, cfg.inputs, azimuthal=az))
         ts.append(t[None])
         ms.append(loss[None])
     return np.stack(xs), np.stack(ts), np.stack(ms)

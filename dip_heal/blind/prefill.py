@@ -15,19 +15,27 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["directional_fill", "directional_fills", "box_smooth", "model_inputs", "INPUTS", "IN_CHANNELS", "RESIDUAL"]
+__all__ = ["directional_fill", "directional_fills", "box_smooth", "azimuthal_channel", "model_inputs", "INPUTS",
+           "IN_CHANNELS", "RESIDUAL", "AZIMUTHAL"]
 
 #: What a network is fed: ``image`` (Chavez et al.: holes set to 0), ``image+mask`` (plus the
 #: hole mask), ``prefill+mask`` (holes pre-filled by :func:`directional_fill`, plus the mask;
 #: the network then predicts a correction added to the fill), ``fills+mask`` (three fills with
-#: box smoothing 3, 1 and 7, plus the mask; a correction added to the first).
-INPUTS = ("image", "image+mask", "prefill+mask", "fills+mask")
+#: box smoothing 3, 1 and 7, plus the mask; a correction added to the first),
+#: ``prefill+azimuthal+mask`` (the directional fill, the ring-averaged model of the measured
+#: pixels over the whole frame, :func:`azimuthal_channel`, and the mask: where the pattern
+#: follows rings the network sees how well the model matches the measured pixels beside a hole
+#: and can take the model's values inside it; a correction added to the directional fill).
+INPUTS = ("image", "image+mask", "prefill+mask", "fills+mask", "prefill+azimuthal+mask")
 
 #: Input channels of each mode.
-IN_CHANNELS = {"image": 1, "image+mask": 2, "prefill+mask": 2, "fills+mask": 4}
+IN_CHANNELS = {"image": 1, "image+mask": 2, "prefill+mask": 2, "fills+mask": 4, "prefill+azimuthal+mask": 3}
 
 #: Modes whose network output is a correction added to the first input channel.
-RESIDUAL = ("prefill+mask", "fills+mask")
+RESIDUAL = ("prefill+mask", "fills+mask", "prefill+azimuthal+mask")
+
+#: Modes that need the azimuthal model of the whole frame (``model_inputs(..., azimuthal=...)``).
+AZIMUTHAL = ("prefill+azimuthal+mask",)
 
 
 def box_smooth(y: np.ndarray, known: np.ndarray, size: int = 3) -> np.ndarray:
@@ -209,7 +217,51 @@ def directional_fill(y: np.ndarray, known: np.ndarray, *, smooth: int = 3, passe
     return directional_fills(y, known, (smooth,), passes=passes)[0]
 
 
-def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str) -> np.ndarray:
+def azimuthal_channel(y: np.ndarray, known: np.ndarray, counts: np.ndarray, *,
+                      center: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+    """The ring-averaged model of the measured pixels over the whole frame (the ``azimuthal`` input).
+
+    Parameters
+    ----------
+    y : (M, N) ndarray of float
+        Normalised log intensity.
+    known : (M, N) ndarray of bool
+        Measured pixels (holes and pasted gaps excluded).
+    counts : (M, N) ndarray
+        The intensities ``y`` was normalised from; the beam centre is estimated on them.
+    center : (x, y), optional
+        Beam centre in the frame's pixels (column, row); default estimated with
+        :func:`dip_heal.beam.estimate_center` on the known pixels. A frame whose centre cannot be
+        estimated (too few measured pixels) uses the frame's middle, with a warning.
+
+    Returns
+    -------
+    model : (M, N) ndarray of float32
+        :func:`dip_heal.polar.azimuthal_model` (90 azimuthal bins, smoothing 1 bin, the defaults
+        of the ``azimuthal`` fill) of ``y`` on every pixel.
+    center : (x, y)
+        The centre used.
+    """
+    import logging
+
+    from ..beam import estimate_center
+    from ..errors import DipHealError
+    from ..polar import azimuthal_model
+
+    known = np.asarray(known, bool)
+    if center is None:
+        try:
+            center = estimate_center(np.where(known, np.nan_to_num(np.asarray(counts, np.float64)), 0.0), known)
+        except DipHealError as exc:
+            center = ((known.shape[1] - 1) / 2.0, (known.shape[0] - 1) / 2.0)
+            logging.getLogger(__name__).warning("no beam centre for the azimuthal input (%s); using the frame's middle",
+                                                exc)
+    c = (float(center[0]), float(center[1]))
+    model = azimuthal_model(np.where(known, y, 0.0), known, c)
+    return np.asarray(model, np.float32), c
+
+
+def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str, *, azimuthal: np.ndarray | None = None) -> np.ndarray:
     """The network input channels for a normalised frame or crop.
 
     Parameters
@@ -218,7 +270,10 @@ def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str) -> np.ndarray:
         Normalised log intensity (values in holes are ignored).
     hole : (M, N) ndarray of bool
         Pixels the network must not see (to heal, or not measured).
-    inputs : {'image', 'image+mask', 'prefill+mask', 'fills+mask'}
+    inputs : {'image', 'image+mask', 'prefill+mask', 'fills+mask', 'prefill+azimuthal+mask'}
+    azimuthal : (M, N) ndarray of float, optional
+        The :func:`azimuthal_channel` of the whole frame, cut like ``y``; required by the modes
+        in :data:`AZIMUTHAL`.
 
     Returns
     -------
@@ -226,6 +281,11 @@ def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str) -> np.ndarray:
         C = ``IN_CHANNELS[inputs]``; the last channel is the hole mask (except for ``image``).
     """
     hole = np.asarray(hole, bool)
+    if inputs in AZIMUTHAL:
+        if azimuthal is None or np.shape(azimuthal) != hole.shape:
+            raise ValueError(f"inputs={inputs!r} needs the azimuthal model of shape {hole.shape}")
+        first = directional_fill(y, ~hole)
+        return np.stack([first, np.asarray(azimuthal, np.float32), hole.astype(np.float32)]).astype(np.float32)
     if inputs == "fills+mask":
         chans = directional_fills(y, ~hole, (3, 1, 7))
         return np.stack(chans + [hole.astype(np.float32)]).astype(np.float32)

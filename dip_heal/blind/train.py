@@ -26,10 +26,10 @@ from .._runtime import pick_device
 from ..errors import DipHealError
 from ..frame import atomic_path
 from .model_dir import BlindModel, read_card, save_model
-from .nets import build_net, count_parameters
+from .nets import MSDNet, build_net, count_parameters
 from .crops import (TrainFrame, evaluate, forward, gap_layout, load_training_frames, log_denormalise, log_normalise,
                     paste_window, prepare_frames, sample_crops, synthetic_training_frames)
-from .prefill import IN_CHANNELS, INPUTS, RESIDUAL
+from .prefill import AZIMUTHAL, IN_CHANNELS, INPUTS, RESIDUAL
 
 __all__ = [
     "TrainFrame",
@@ -77,7 +77,7 @@ class TrainConfig:
         Fixed validation crops.
     val_every : int
         Validate (and checkpoint) every so many steps.
-    inputs : {'prefill+mask', 'fills+mask', 'image+mask', 'image'}
+    inputs : {'prefill+mask', 'fills+mask', 'prefill+azimuthal+mask', 'image+mask', 'image'}
         What the net sees (see :data:`dip_heal.blind.prefill.INPUTS`); with ``prefill+mask`` (and
         ``fills+mask``) it learns a correction to :func:`~dip_heal.blind.prefill.directional_fill` (its last layer
         starts at zero, so training starts from the fill); ``image`` is the paper's input.
@@ -269,8 +269,8 @@ def train(
     out = Path(out_dir)
     frames, val_frames = _split_frames(list(frames), val_frames, cfg)
     layout = gap_layout(cfg.detector)
-    tr = prepare_frames(frames, cfg.crop, cfg.truth_targets)
-    va = prepare_frames(val_frames, cfg.crop, cfg.truth_targets)
+    tr = prepare_frames(frames, cfg.crop, cfg.truth_targets, inputs=cfg.inputs, layout=layout, seed=cfg.seed)
+    va = prepare_frames(val_frames, cfg.crop, cfg.truth_targets, inputs=cfg.inputs, layout=layout, seed=cfg.seed + 1)
     val = sample_crops(va, layout, cfg, np.random.default_rng(cfg.seed + 999_983), cfg.val_crops, augment=False)
     run = _start(cfg, dev, out, resume)
     t0 = time.perf_counter()
@@ -347,6 +347,12 @@ def _start(cfg: TrainConfig, dev: torch.device, out: Path, resume: bool) -> _Run
         with torch.no_grad():
             last.weight.mul_(cfg.residual_init)
             last.bias.zero_()
+            if cfg.inputs in AZIMUTHAL and isinstance(net, MSDNet):
+                # an MSDNet's last layer sees its inputs: start from the mean of the directional fill
+                # and the ring model (half of one minus half of the other added to the fill), so that
+                # picking either is a short walk for Adam, not a weight of 1 grown from 0.1
+                last.weight[:, 0] = -0.5
+                last.weight[:, 1] = 0.5
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     lr_step = cfg.lr_step or max(1, cfg.steps // 3)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=cfg.lr_gamma)

@@ -36,10 +36,11 @@ from . import flag_errors
 @click.option("--val-every", type=int, default=100, show_default=True, help="Validate and checkpoint every N steps.")
 @click.option("--tile", type=int, default=256, show_default=True, help="Tile size used when healing.")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap used when healing.")
-@click.option("--inputs", type=click.Choice(["prefill+mask", "fills+mask", "image+mask", "image"]), default="prefill+mask",
-              show_default=True,
+@click.option("--inputs", type=click.Choice(["prefill+mask", "fills+mask", "prefill+azimuthal+mask", "image+mask", "image"]),
+              default="prefill+mask", show_default=True,
               help="Net input: holes pre-filled by row/column interpolation plus the mask (the net learns a "
-                   "correction), three such fills (smoothing 3, 1, 7) plus the mask, holes as 0 plus the mask, "
+                   "correction), three such fills (smoothing 3, 1, 7) plus the mask, that fill plus the ring-averaged "
+                   "model of the frame about its estimated beam centre plus the mask, holes as 0 plus the mask, "
                    "or holes as 0 (the paper's single channel).")
 @click.option("--truth-targets/--measured-targets", default=True, show_default=True,
               help="Train synthetic frames towards their noise-free truth (default) or, as the paper, "

@@ -16,6 +16,7 @@ from dip_heal.blind import model_dir as md  # noqa: E402
 from dip_heal.blind.bulk import heal_with_model, predict  # noqa: E402
 from dip_heal.blind.nets import MSDNet, TUNet, build_net, count_parameters  # noqa: E402
 from dip_heal.blind.tiling import predict_tiled, taper, tile_grid  # noqa: E402
+from dip_heal.blind.crops import gap_layout  # noqa: E402
 from dip_heal.blind.train import (  # noqa: E402
     TrainConfig,
     TrainFrame,
@@ -446,3 +447,111 @@ def test_tile_grid_covers_with_little_padding():
             t, stride, padded = tile_grid(size, tile, ov)
             assert t <= tile and stride >= 1 and padded >= size
             assert padded - size < max(t - min(ov, t - 1), 1)  # less than one stride of padding
+
+
+# ---------------------------------------------------------------------------- the azimuthal input (issue 21)
+
+
+def _ring_frame(shape=(96, 96), center=(40.0, 52.0), seed=0):
+    """Isotropic rings about ``center`` (x, y), Poisson counts: the azimuthal model fits them."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    r = np.hypot(xx - center[0], yy - center[1])
+    rate = 50 + 400 * np.exp(-((r - 25) / 4) ** 2) + 2000 / (1 + r) ** 1.5
+    return np.random.default_rng(seed).poisson(rate).astype(np.float32)
+
+
+def test_azimuthal_input_channels_and_its_need():
+    from dip_heal.blind.prefill import AZIMUTHAL, IN_CHANNELS, azimuthal_channel, model_inputs
+
+    counts = _ring_frame()
+    hole = np.zeros(counts.shape, bool)
+    hole[30:37] = True
+    y, _ = log_normalise(counts, ~hole)
+    az, c = azimuthal_channel(y, ~hole, counts)
+    assert abs(c[0] - 40) < 2 and abs(c[1] - 52) < 2  # the ring centre, estimated
+    x = model_inputs(y, hole, "prefill+azimuthal+mask", azimuthal=az)
+    assert x.shape == (3, 96, 96) and IN_CHANNELS["prefill+azimuthal+mask"] == 3 and AZIMUTHAL == ("prefill+azimuthal+mask",)
+    np.testing.assert_array_equal(x[1], az)
+    np.testing.assert_array_equal(x[2], hole)
+    # inside the row gap the ring model is closer to the truth than the row/column interpolation
+    truth, _ = log_normalise(counts, np.ones_like(hole))
+    truth = np.log1p(counts) / np.log1p(counts[~hole]).max()
+    assert np.abs(az - truth)[hole].mean() < np.abs(x[0] - truth)[hole].mean()
+    with pytest.raises(ValueError, match="azimuthal model"):
+        model_inputs(y, hole, "prefill+azimuthal+mask")
+    # a given centre is used as given
+    _, c2 = azimuthal_channel(y, ~hole, counts, center=(41.0, 50.0))
+    assert c2 == (41.0, 50.0)
+
+
+def test_azimuthal_training_input_never_sees_its_pasted_pixels():
+    from dip_heal.blind.crops import prepare_frames as _prepare
+    from dip_heal.blind.crops import sample_crops
+
+    counts = _ring_frame((128, 128), (60.0, 70.0), seed=1)
+    f = TrainFrame(counts, np.ones(counts.shape, bool), "rings")
+    layout = gap_layout("Pilatus300k")
+    kw = dict(inputs="prefill+azimuthal+mask", layout=layout, seed=3, n_variants=1)
+    p = _prepare([f], 48, False, **kw)[0]
+    assert len(p.variants) == 1 and len(_prepare([f], 48, False, **{**kw, "n_variants": 3})[0].variants) == 3
+    pasted, az = p.variants[0]
+    assert pasted.shape == counts.shape and pasted.any()
+    # change the pasted pixels' counts: the variant's azimuthal model is the same
+    spoiled = counts.copy()
+    spoiled[pasted] = 1e6
+    q = _prepare([TrainFrame(spoiled, f.valid, "rings")], 48, False, **kw)[0]
+    np.testing.assert_array_equal(q.variants[0][0], pasted)
+    # (the frame is normalised over all its measured pixels, so compare in log counts)
+    np.testing.assert_allclose(q.variants[0][1] * np.log1p(spoiled.max()), az * np.log1p(counts.max()), rtol=1e-5)
+    # crops: the azimuthal channel is the variant's model cut (and flipped) with the crop
+    cfg = _tiny_config(crop=48, inputs="prefill+azimuthal+mask", gain=0.0)
+    x, t, m = sample_crops([p], layout, cfg, np.random.default_rng(0), 6, augment=True)
+    assert x.shape == (6, 3, 48, 48) and m.any()
+    for i in range(6):
+        holes = x[i, 2].astype(bool)
+        assert (m[i, 0] <= holes).all()  # the loss is only on pasted (hidden) pixels
+    with pytest.raises(DipHealError, match="gap layout"):
+        _prepare([f], 48, False, inputs="prefill+azimuthal+mask")
+
+
+def test_azimuthal_model_trains_and_heals(tmp_path):
+    counts = [_ring_frame((96, 96), (30.0 + 10 * i, 50.0), seed=i) for i in range(4)]
+    frames = [TrainFrame(c, np.ones(c.shape, bool), f"rings{i}") for i, c in enumerate(counts)]
+    cfg = _tiny_config(inputs="prefill+azimuthal+mask", crop=48, steps=30, val_every=15)
+    res = train(frames[:3], tmp_path / "m", cfg, val_frames=frames[3:])
+    assert res.model.card["inputs"] == "prefill+azimuthal+mask" and res.model.card["residual"] is True
+    assert res.model.card["hyperparameters"]["in_channels"] == 3
+    hole = np.zeros((96, 96), bool)
+    hole[40:47] = True
+    healed = heal_with_model(counts[3], hole, model_dir=tmp_path / "m")
+    np.testing.assert_array_equal(healed[~hole], counts[3][~hole])
+    assert np.isfinite(healed).all()
+    # the centre reaches the model's input: a crop at an offset gets the same heal as the frame
+    again = heal_with_model(counts[3], hole, model_dir=tmp_path / "m", center=(60.0, 70.0), offset=(20, 20))
+    direct = heal_with_model(counts[3], hole, model_dir=tmp_path / "m", center=(40.0, 50.0))
+    np.testing.assert_array_equal(again, direct)
+
+
+def test_beam_centre_far_off_stays_in_the_accepted_range():
+    """A frame whose hot rows mislead the search far off: the estimate stays where check_center accepts it
+    (it came out at y=-257.5 on a 128-px frame, beyond the two frame sizes, and the azimuthal input failed)."""
+    from dip_heal.beam.center import find_center
+    from dip_heal.polar import check_center
+
+    counts = _ring_frame((128, 128), (60.0, 70.0), seed=1)
+    rng = np.random.default_rng([3, 7])
+    layout = gap_layout("Pilatus300k")
+    first, second = (paste_window(layout, counts.shape, rng) for _ in range(2))
+    counts[first] = 1e6  # hot pixels, measured in the second layout
+    c = find_center(np.where(second, 0.0, counts), ~second)
+    check_center((c.x, c.y), counts.shape)
+
+
+def test_azimuthal_msdnet_starts_from_the_mean_of_the_two_fills(tmp_path):
+    from dip_heal.blind.train import _start
+
+    run = _start(_tiny_config(inputs="prefill+azimuthal+mask"), torch.device("cpu"), tmp_path / "m", False)
+    w = run.net.output_layer().weight[0, :, 0, 0]
+    assert float(w[0]) == -0.5 and float(w[1]) == 0.5  # fill + (ring model - fill) / 2
+    other = _start(_tiny_config(inputs="prefill+mask"), torch.device("cpu"), tmp_path / "n", False)
+    assert abs(float(other.net.output_layer().weight[0, 0, 0, 0])) < 0.5
