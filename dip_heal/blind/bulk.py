@@ -160,13 +160,16 @@ def heal_with_model(
     dtype: str = "float32",
     center: tuple[float, float] | None = None,
     offset: tuple[int, int] = (0, 0),
+    poni: Any = None,
 ) -> np.ndarray:
     """Heal one frame with a trained model: the ``blind`` method of the healing registry.
 
     ``heal(image, heal_mask, model_dir=...) -> (M, N) float32`` like every method in
     :mod:`dip_heal.methods`; ``model_dir`` defaults to the shipped model; ``known``, ``context``
     and ``dtype`` are passed to :func:`predict`; ``center`` is the beam centre in pixels of the
-    full frame that ``image`` was cut from at ``offset`` (row, col), as for the other fills.
+    full frame that ``image`` was cut from at ``offset`` (row, col), as for the other fills;
+    ``poni`` (a PONI file or :class:`~dip_heal.geometry.Geometry`, ``bulk --poni``) gives that
+    centre instead, so a model with the azimuthal input skips the estimate.
 
     Examples
     --------
@@ -177,6 +180,10 @@ def heal_with_model(
     """
     path = Path(model_dir) if model_dir is not None else default_model_dir()
     model = _cached_model(str(path.resolve()))
+    if poni is not None:
+        from ..geometry import load_geometry
+
+        center = load_geometry(poni).center
     if center is not None:
         from ..polar import crop_center
 

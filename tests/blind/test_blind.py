@@ -530,6 +530,19 @@ def test_azimuthal_model_trains_and_heals(tmp_path):
     again = heal_with_model(counts[3], hole, model_dir=tmp_path / "m", center=(60.0, 70.0), offset=(20, 20))
     direct = heal_with_model(counts[3], hole, model_dir=tmp_path / "m", center=(40.0, 50.0))
     np.testing.assert_array_equal(again, direct)
+    # a PONI gives the centre (bulk --poni): the same heal as that centre given directly
+    from pyFAI.detectors import Detector
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    ai = AzimuthalIntegrator(detector=Detector(pixel1=172e-6, pixel2=172e-6, max_shape=(96, 96)), wavelength=1e-10)
+    ai.setFit2D(60.0, 40.5, 50.5)  # Fit2D counts from the corner: the pixel-centre (40, 50)
+    ai.save(str(tmp_path / "g.poni"))
+    from dip_heal.geometry import load_geometry
+
+    centre = load_geometry(tmp_path / "g.poni").center
+    assert centre == pytest.approx((40.0, 50.0))
+    with_poni = heal_with_model(counts[3], hole, model_dir=tmp_path / "m", poni=tmp_path / "g.poni")
+    np.testing.assert_array_equal(with_poni, heal_with_model(counts[3], hole, model_dir=tmp_path / "m", center=centre))
 
 
 def test_beam_centre_far_off_stays_in_the_accepted_range():
