@@ -46,7 +46,7 @@ def _method_opts(method: str, func: Callable[..., np.ndarray], prep: PreparedCas
             kw.setdefault("center", case.center)
         if case.pixel_size is not None:
             kw.setdefault("pixel_size", case.pixel_size)
-    elif base in ("fold", "mirror", "blind"):  # issue 19 (blind: a model with the azimuthal input): the case's beam centre, in full-frame pixels
+    elif base in ("fold", "mirror", "blind"):  # issues 19, 21: the case's beam centre, in full-frame pixels
         kw.setdefault("offset", prep.offset)
         if case.center is not None:
             kw.setdefault("center", case.center)

@@ -22,7 +22,7 @@ from .._runtime import pick_device
 from ..errors import DipHealError, NothingToHeal
 from ..frame import atomic_path, check_mask_shape, composite_native
 from .model_dir import BlindModel, default_model_dir, load_model
-from .prefill import AZIMUTHAL, azimuthal_channel, model_inputs
+from .prefill import frame_inputs
 from .infer import inference_fn
 from .previews import Previews
 from .tiling import predict_holes, predict_tiled
@@ -121,10 +121,7 @@ def predict(
     if not known.any():
         raise DipHealError("the frame has no measured pixel outside the heal mask; expected some data to heal from")
     y, scale = log_normalise(data, known)
-    az = None
-    if model.inputs in AZIMUTHAL:
-        az, _ = azimuthal_channel(y, known, data, center=center)
-    x_np = model_inputs(y, ~known, model.inputs, azimuthal=az)
+    x_np = frame_inputs(y, known, data, model.inputs, center=center)
     dev = torch.device("cpu") if device is None else pick_device(device, mps=False)
     if dtype not in DTYPES:
         raise DipHealError(f"dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
@@ -180,10 +177,10 @@ def heal_with_model(
     """
     path = Path(model_dir) if model_dir is not None else default_model_dir()
     model = _cached_model(str(path.resolve()))
-    if poni is not None:
+    if poni is not None:  # (a PONI and a centre both given: the one-line error of every fill)
         from ..geometry import load_geometry
 
-        center = load_geometry(poni).center
+        center = load_geometry(poni, center=center).center
     if center is not None:
         from ..polar import crop_center
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["directional_fill", "directional_fills", "box_smooth", "azimuthal_channel", "model_inputs", "INPUTS",
-           "IN_CHANNELS", "RESIDUAL", "AZIMUTHAL"]
+__all__ = ["directional_fill", "directional_fills", "box_smooth", "azimuthal_channel", "model_inputs", "frame_inputs",
+           "INPUTS", "IN_CHANNELS", "RESIDUAL", "AZIMUTHAL"]
 
 #: What a network is fed: ``image`` (Chavez et al.: holes set to 0), ``image+mask`` (plus the
 #: hole mask), ``prefill+mask`` (holes pre-filled by :func:`directional_fill`, plus the mask;
@@ -296,3 +296,29 @@ def model_inputs(y: np.ndarray, hole: np.ndarray, inputs: str, *, azimuthal: np.
     if inputs == "image":
         return first[None].astype(np.float32)
     return np.stack([first, hole.astype(np.float32)]).astype(np.float32)
+
+
+def frame_inputs(y: np.ndarray, known: np.ndarray, counts: np.ndarray, inputs: str, *,
+                 center: tuple[float, float] | None = None) -> np.ndarray:
+    """:func:`model_inputs` of a whole frame, with its :func:`azimuthal_channel` where ``inputs`` needs one.
+
+    Parameters
+    ----------
+    y : (M, N) ndarray of float
+        Normalised log intensity.
+    known : (M, N) ndarray of bool
+        Pixels the network may use; every other pixel is a hole.
+    counts : (M, N) ndarray
+        The intensities ``y`` was normalised from (the beam centre is estimated on them).
+    inputs : str
+        One of :data:`INPUTS`.
+    center : (x, y), optional
+        Beam centre for the azimuthal model (default: estimated); ignored by other inputs.
+
+    Returns
+    -------
+    (C, M, N) ndarray of float32
+    """
+    known = np.asarray(known, bool)
+    az = azimuthal_channel(y, known, counts, center=center)[0] if inputs in AZIMUTHAL else None
+    return model_inputs(y, ~known, inputs, azimuthal=az)

@@ -80,7 +80,8 @@ class TrainConfig:
     inputs : {'prefill+mask', 'fills+mask', 'prefill+azimuthal+mask', 'image+mask', 'image'}
         What the net sees (see :data:`dip_heal.blind.prefill.INPUTS`); with ``prefill+mask`` (and
         ``fills+mask``) it learns a correction to :func:`~dip_heal.blind.prefill.directional_fill` (its last layer
-        starts at zero, so training starts from the fill); ``image`` is the paper's input.
+        starts at zero, so training starts from the fill; with ``prefill+azimuthal+mask`` an MSDNet
+        starts from the mean of that fill and the ring model); ``image`` is the paper's input.
     gain : float
         Random gain ``U(1-gain, 1+gain)`` on the normalised crops (augmentation).
     tile, overlap : int

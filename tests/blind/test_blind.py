@@ -543,6 +543,8 @@ def test_azimuthal_model_trains_and_heals(tmp_path):
     assert centre == pytest.approx((40.0, 50.0))
     with_poni = heal_with_model(counts[3], hole, model_dir=tmp_path / "m", poni=tmp_path / "g.poni")
     np.testing.assert_array_equal(with_poni, heal_with_model(counts[3], hole, model_dir=tmp_path / "m", center=centre))
+    with pytest.raises(DipHealError, match="both a beam centre"):
+        heal_with_model(counts[3], hole, model_dir=tmp_path / "m", poni=tmp_path / "g.poni", center=centre)
 
 
 def test_beam_centre_far_off_stays_in_the_accepted_range():
