@@ -58,6 +58,7 @@ def _inputs(folder: Path, n: int) -> tuple[list[Path], str]:
 CONFIGS = {
     # name: (method, precision, context, the previous code path, Dask workers)
     "telea": ("telea", "-", None, False, 0),
+    "telea-workers2": ("telea", "-", None, False, 2),
     "blind": ("blind", "float32", 32, False, 0),
     "blind-bf16": ("blind", "bfloat16", 32, False, 0),
     "blind-workers2": ("blind", "float32", 32, False, 2),
@@ -130,7 +131,7 @@ def _stages(path: Path, model: str | None, threads: int) -> list[tuple[str, floa
     """Seconds of each step of one blind heal on one frame (best of 2)."""
     import torch
 
-    from dip_heal.blind.bulk import frame_heal_mask
+    from dip_heal.blind.bulk import frame_heal_mask, mask_center
     from dip_heal.blind.crops import log_normalise
     from dip_heal.blind.infer import inference_fn
     from dip_heal.blind.model_dir import load_model
@@ -145,9 +146,9 @@ def _stages(path: Path, model: str | None, threads: int) -> list[tuple[str, floa
     heal = frame_heal_mask(frame)
     known = frame.valid & ~heal
     y, _ = log_normalise(frame.data.astype(np.float32), known)
-    az = None
+    az, center = None, mask_center(frame)  # bulk's: the centre the heal mask found the beamstop about
     if m.inputs in AZIMUTHAL:
-        az, _ = azimuthal_channel(y, known, frame.data)
+        az, _ = azimuthal_channel(y, known, frame.data, center=center)
     x = torch.from_numpy(model_inputs(y, ~known, m.inputs, azimuthal=az))
     size, overlap = m.tile
     fast = inference_fn(m.net, residual=m.residual)
@@ -159,8 +160,8 @@ def _stages(path: Path, model: str | None, threads: int) -> list[tuple[str, floa
     steps = {
         "read": lambda: read_image(path),
         "heal mask (automatic)": lambda: frame_heal_mask(frame),
-        "beam centre and azimuthal model (azimuthal inputs)": lambda: (azimuthal_channel(y, known, frame.data)
-                                                                       if az is not None else None),
+        "azimuthal model at the mask's centre (azimuthal inputs)": lambda: (
+            azimuthal_channel(y, known, frame.data, center=center) if az is not None else None),
         "pre-fill": lambda: model_inputs(y, ~known, m.inputs, azimuthal=az),
         "network, holes only (float32)": lambda: predict_holes(fast, x, heal, context=32, tile=size, overlap=overlap),
         "network, holes only (bfloat16)": lambda: predict_holes(bf16, x, heal, context=32, tile=size, overlap=overlap),
@@ -237,7 +238,8 @@ def bench_speed(n: int, batch: int, model: str | None, threads: int, configs: li
         print("|---|---|---|---|---|---|---|---|---|")
         for config, r in results.items():
             method, precision, context, previous, workers = CONFIGS[config]
-            label = {"telea": "telea (whole frame)", "blind": "blind, holes only",
+            label = {"telea": "telea (whole frame)", "telea-workers2": "telea (whole frame), bulk --workers 2",
+                     "blind": "blind, holes only",
                      "blind-bf16": "blind, holes only", "blind-workers2": "blind, holes only, bulk --workers 2",
                      "blind-previous": "blind, before (whole frame, plain forward)"}[config]
             fps = r["frames"] / r["seconds"]

@@ -29,7 +29,7 @@ from .tiling import predict_holes, predict_tiled
 from .crops import log_denormalise, log_normalise
 
 __all__ = ["predict", "heal_with_model", "bulk", "heal_one", "BulkSummary", "FrameResult", "check_frame_shape",
-           "frame_heal_mask", "heal_mask_path", "CONTEXT", "DTYPES"]
+           "frame_heal_mask", "mask_center", "heal_mask_path", "CONTEXT", "DTYPES"]
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +214,30 @@ def frame_heal_mask(frame: Any, spec: Any = None) -> np.ndarray:
     heal = np.asarray(build_mask(frame, spec), bool)
     check_mask_shape(heal, frame.shape, "mask")
     return heal
+
+
+def mask_center(frame: Any, geometry: Any = None) -> tuple[float, float] | None:
+    """The beam centre :func:`frame_heal_mask` found the beamstop about (the PONI's, the spec's or
+    its estimate, recorded in ``frame.meta["mask_info"]``), else the geometry's, else None.
+
+    A model with the azimuthal input takes its ring model about this centre, so the frame's centre
+    is estimated once, not again by :func:`predict`.
+
+    Parameters
+    ----------
+    frame : Frame
+        A frame :func:`frame_heal_mask` has seen.
+    geometry : Geometry, optional
+        The beamline's geometry (``bulk --poni``).
+
+    Returns
+    -------
+    (x, y) or None
+    """
+    center = (frame.meta.get("mask_info") or {}).get("center")
+    if center is not None:
+        return float(center[0]), float(center[1])
+    return None if geometry is None else tuple(float(c) for c in geometry.center)
 
 
 @dataclass
@@ -452,7 +476,7 @@ def _heal_one(path: str | os.PathLike, out_dir: str | os.PathLike, *, method: An
             return FrameResult(str(path), "nothing", str(target)), None
         if model is not None:
             healed = predict(model, frame.data, heal, known=frame.valid & ~heal, device=device, batch=batch,
-                             context=context, dtype=dtype)
+                             context=context, dtype=dtype, center=mask_center(frame, geometry))
         else:
             fill = method if callable(method) else _named_method(str(method), device, geometry)
             healed = np.asarray(fill(frame.data, heal), dtype=np.float32)

@@ -547,6 +547,56 @@ def test_azimuthal_model_trains_and_heals(tmp_path):
         heal_with_model(counts[3], hole, model_dir=tmp_path / "m", poni=tmp_path / "g.poni", center=centre)
 
 
+def test_bulk_estimates_the_beam_centre_once_and_the_ring_input_uses_the_masks(tmp_path, monkeypatch):
+    """bulk heals with the centre the heal mask found the beamstop about (or the PONI's): the
+    frame's centre is estimated once, not again for the azimuthal input."""
+    import dip_heal.beam as beam
+    import dip_heal.beam.center as center_mod
+    from dip_heal.blind.bulk import bulk, heal_mask_path
+    from dip_heal.io import read_image, write_image
+
+    counts = [_ring_frame((96, 96), (30.0 + 10 * i, 50.0), seed=i) for i in range(3)]
+    frames = [TrainFrame(c, np.ones(c.shape, bool), f"rings{i}") for i, c in enumerate(counts)]
+    cfg = _tiny_config(inputs="prefill+azimuthal+mask", crop=48, steps=4, val_every=2)
+    train(frames[:2], tmp_path / "m", cfg, val_frames=frames[2:])
+    frame = counts[2].astype(np.int32)
+    frame[40:46] = -1  # a gap row band
+    src = write_image(tmp_path / "in" / "f.tif", frame)
+    calls = []
+    real = center_mod.find_center
+
+    def spy(*a, **k):
+        c = real(*a, **k)
+        calls.append((c.x, c.y))
+        return c
+
+    monkeypatch.setattr(center_mod, "find_center", spy)
+    monkeypatch.setattr(beam, "find_center", spy)
+    s = bulk([src], tmp_path / "out", model_dir=tmp_path / "m")
+    assert len(s.written) == 1 and len(calls) == 1
+    heal = np.load(heal_mask_path(s.written[0]))
+    fr = read_image(src)
+    direct = heal_with_model(fr.data, heal, model_dir=tmp_path / "m", known=fr.valid & ~heal, center=calls[0])
+    np.testing.assert_array_equal(read_image(s.written[0]).data[heal], np.rint(direct[heal]).astype(np.float32))
+    # with a PONI: its centre, and no estimate at all
+    from pyFAI.detectors import Detector
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    ai = AzimuthalIntegrator(detector=Detector(pixel1=172e-6, pixel2=172e-6, max_shape=(96, 96)), wavelength=1e-10)
+    ai.setFit2D(60.0, 50.5, 50.5)
+    ai.save(str(tmp_path / "g.poni"))
+    calls.clear()
+    s = bulk([src], tmp_path / "out_poni", model_dir=tmp_path / "m", poni=tmp_path / "g.poni")
+    assert len(s.written) == 1 and calls == []
+    heal = np.load(heal_mask_path(s.written[0]))
+    from dip_heal.geometry import load_geometry
+
+    centre = load_geometry(tmp_path / "g.poni").center
+    assert centre == pytest.approx((50.0, 50.0))
+    direct = heal_with_model(fr.data, heal, model_dir=tmp_path / "m", known=fr.valid & ~heal, center=centre)
+    np.testing.assert_array_equal(read_image(s.written[0]).data[heal], np.rint(direct[heal]).astype(np.float32))
+
+
 def test_beam_centre_far_off_stays_in_the_accepted_range():
     """A frame whose hot rows mislead the search far off: the estimate stays where check_center accepts it
     (it came out at y=-257.5 on a 128-px frame, beyond the two frame sizes, and the azimuthal input failed)."""
