@@ -4,7 +4,7 @@ Speed: frames per second of :func:`dip_heal.blind.bulk.bulk` on PILATUS 1M frame
 int32 TIFF with -1 module gaps: the musclex and pyWAXS frames of ``../shared/data`` when
 present, else synthetic frames, copied ``--frames`` times), each configuration in a fresh
 process (so its peak resident memory, ``ru_maxrss``, is its own) after one untimed warm-up
-frame: Telea's whole-frame fill (the reference), the shipped blind model (or ``--model``) on its
+frame: Telea's whole-frame fill (the reference; also on two Dask workers), the shipped blind model (or ``--model``) on its
 holes only in float32 and in bfloat16, and the blind path as it was before issue 21 (the plain
 forward, the whole frame tiled, the full-frame pre-fill pass) on ``--previous-frames`` frames.
 It prints frames/s with the ratio to Telea's, the seconds of each step on one frame, and the

@@ -217,8 +217,9 @@ def frame_heal_mask(frame: Any, spec: Any = None) -> np.ndarray:
 
 
 def mask_center(frame: Any, geometry: Any = None) -> tuple[float, float] | None:
-    """The beam centre :func:`frame_heal_mask` found the beamstop about (the PONI's, the spec's or
-    its estimate, recorded in ``frame.meta["mask_info"]``), else the geometry's, else None.
+    """The geometry's beam centre, else the one :func:`frame_heal_mask` recorded in
+    ``frame.meta["mask_info"]`` (the PONI's, the spec's, or the estimate it found the beamstop
+    about), else None.
 
     A model with the azimuthal input takes its ring model about this centre, so the frame's centre
     is estimated once, not again by :func:`predict`.
@@ -234,10 +235,9 @@ def mask_center(frame: Any, geometry: Any = None) -> tuple[float, float] | None:
     -------
     (x, y) or None
     """
-    center = (frame.meta.get("mask_info") or {}).get("center")
-    if center is not None:
-        return float(center[0]), float(center[1])
-    return None if geometry is None else tuple(float(c) for c in geometry.center)
+    # (a mask spec read from a file does not take bulk's PONI: its estimate must not win over it)
+    center = geometry.center if geometry is not None else (frame.meta.get("mask_info") or {}).get("center")
+    return None if center is None else (float(center[0]), float(center[1]))
 
 
 @dataclass

@@ -76,6 +76,8 @@ def build_mask_layers(frame: Frame, spec: MaskSpec | None = None) -> dict[str, n
     measured, ignore = _measured_pixels(frame, spec, raw, render, layers)
     if spec.beamstop == "auto" or spec.holder == "auto":
         _beam_layers(frame, spec, render, measured, layers, info, geo)
+    elif geo is not None or spec.beam_center is not None:  # no beam layers: still record the centre known
+        info["center"] = tuple(float(c) for c in (geo.center if geo is not None else spec.beam_center))
     if spec.hot_pixels:
         layers["hot"] = hot_pixels(frame.data, measured, spec.hot_sigma)
     _user_layers(frame, spec, measured, layers)
